@@ -1,0 +1,99 @@
+# memory-profiler-c build. Everything takes PYTHON=/path/to/python (default python3).
+#   make            build memory_profiler/_core in place for $(PYTHON)
+#   make install    install into $(PYTHON)'s environment (offline, no pip index)
+#   make test       C unit tests + the Python suite on every CPython 3.8-3.13 found
+#   make test-py    the Python suite for $(PYTHON) only
+#   make bench      benchmarks (bench/)
+PYTHON ?= python3
+CC ?= cc
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+PYINFO := $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"), s.get_paths()["platlib"])' 2>/dev/null)
+PY_INCLUDE := $(word 1,$(PYINFO))
+EXT_SUFFIX := $(word 2,$(PYINFO))
+PY_PLATLIB := $(word 3,$(PYINFO))
+
+WERROR ?= 1
+OPT ?= -O2 -g
+WARNINGS := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wpointer-arith -Wformat=2
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+SAN ?=
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CFLAGS)
+
+CORE_SRC := src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c \
+            src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c
+CORE_HDR := $(wildcard src/core/*.h) src/core/mp_proc_linux.c src/core/mp_proc_stub.c
+EXT_SRC := $(wildcard src/ext/*.c)
+EXT_HDR := $(wildcard src/ext/*.h)
+
+BUILD := build
+CORE_OBJ := $(patsubst src/core/%.c,$(BUILD)/core/%.o,$(CORE_SRC))
+EXT_TAG := $(subst .,_,$(basename $(EXT_SUFFIX)))
+EXT_OBJ := $(patsubst src/ext/%.c,$(BUILD)/ext$(EXT_TAG)/%.o,$(EXT_SRC))
+EXT_SO := memory_profiler/_core$(EXT_SUFFIX)
+
+.PHONY: all ext install uninstall test test-c test-py test-all bench check-python clean venvs
+
+all: ext
+
+check-python:
+	@test -n "$(EXT_SUFFIX)" || { echo "make: cannot run '$(PYTHON)' (set PYTHON=/path/to/python)" >&2; exit 1; }
+
+ext: check-python $(EXT_SO)
+
+$(BUILD)/core/%.o: src/core/%.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/ext$(EXT_TAG)/%.o: src/ext/%.c $(EXT_HDR) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fvisibility=hidden -DMP_VERSION='"$(VERSION)"' -isystem $(PY_INCLUDE) -c $< -o $@
+
+$(EXT_SO): $(CORE_OBJ) $(EXT_OBJ)
+	$(CC) -shared $(SAN) -o $@ $^ -lpthread
+
+# Offline install: copy the built package into the interpreter's site-packages
+# with a dist-info record, so pip sees it (and can uninstall it).
+DIST := memory_profiler_c-$(VERSION).dist-info
+install: ext
+	@test -n "$(PY_PLATLIB)"
+	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info
+	mkdir -p "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)/$(DIST)"
+	cp memory_profiler/*.py "$(PY_PLATLIB)/memory_profiler/"
+	cp $(EXT_SO) "$(PY_PLATLIB)/memory_profiler/"
+	printf 'Metadata-Version: 2.1\nName: memory-profiler-c\nVersion: %s\nSummary: memory_profiler rewritten in C\n' "$(VERSION)" > "$(PY_PLATLIB)/$(DIST)/METADATA"
+	printf 'make\n' > "$(PY_PLATLIB)/$(DIST)/INSTALLER"
+	cd "$(PY_PLATLIB)" && find memory_profiler $(DIST) -type f | sed 's/$$/,,/' > $(DIST)/RECORD
+	@echo "installed memory_profiler $(VERSION) into $(PY_PLATLIB)"
+
+uninstall: check-python
+	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info
+
+# ---------------------------------------------------------------- tests
+CHECK_FLAGS := $(shell pkg-config --cflags --libs check 2>/dev/null)
+C_TESTS := $(BUILD)/tests/test_core
+
+$(C_TESTS): tests/c/test_core.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Isrc/core -o $@ tests/c/test_core.c $(CORE_SRC) $(CHECK_FLAGS) -lpthread
+
+test-c: $(C_TESTS)
+	cd tests/c && ../../$(C_TESTS)
+
+test-py: ext
+	PYTHONPATH=$(CURDIR) $(PYTHON) -m pytest -q tests/py
+
+venvs:
+	tools/venvs.sh
+
+# The whole suite: C tests, then the Python suite on every interpreter found.
+test: test-c
+	tools/test-all.sh
+
+bench: ext
+	$(PYTHON) bench/run.py
+
+clean:
+	rm -rf $(BUILD) memory_profiler/_core*.so memory_profiler/__pycache__

@@ -1,0 +1,178 @@
+"""python -m memory_profiler [options] script.py|module [args...]"""
+import argparse
+import builtins
+import io
+import os
+import signal
+import sys
+import traceback
+import types
+
+import memory_profiler as mp
+
+_USAGE = "python -m memory_profiler script_file.py"
+_PROG = "python -m memory_profiler"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write("%s: error: %s\n" % (_PROG, message))
+        sys.exit(2)
+
+
+def _parse(argv):
+    p = _Parser(prog=_PROG, usage=_USAGE)
+    p.add_argument("--version", action="version", version=mp.__version__)
+    p.add_argument("--pdb-mmem", dest="max_mem", metavar="MAXMEM", type=float,
+                   help="step into the debugger when memory exceeds MAXMEM (MiB)")
+    p.add_argument("--precision", dest="precision", type=int, default=3,
+                   help="precision of memory output in number of significant digits")
+    p.add_argument("-o", dest="out_filename", type=str, default=None,
+                   help="path to a file where results will be written (appended)")
+    p.add_argument("--timestamp", dest="timestamp", default=False, action="store_true",
+                   help="print timestamp instead of memory measurement for "
+                        "decorated functions")
+    p.add_argument("--include-children", dest="include_children", default=False,
+                   action="store_true", help="also include memory used by child processes")
+    p.add_argument("--backend", dest="backend", type=str, default="psutil",
+                   choices=list(mp._BACKENDS),
+                   help="backend used for getting memory info (default: psutil = RSS)")
+    # Accepted for the 2012 announcement's command line; line-by-line and
+    # verbose output are what this tool always does.
+    p.add_argument("-l", dest="_l", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-v", dest="_v", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("program", nargs=argparse.REMAINDER,
+                   help="python script or module followed by command line arguments")
+    args = p.parse_args(argv)
+    if not args.program:
+        print("A program to run must be provided. Use -h for help")
+        sys.exit(1)
+    if args.precision < 0:
+        p.error("argument --precision: must be 0 or more, not %d" % args.precision)
+    if args.max_mem is not None and args.max_mem < 0:
+        p.error("argument --pdb-mmem: must be 0 or more")
+    return args
+
+
+def _find_script(name):
+    if os.path.isfile(name):
+        return name
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder, name)
+        if folder and os.path.isfile(candidate):
+            return candidate
+    sys.stderr.write("Could not find script %s\n" % name)
+    sys.exit(1)
+
+
+def _run_script(filename, args):
+    with io.open_code(filename) as f:
+        source = f.read()
+    try:
+        code = compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError:
+        # The user's error, shown as Python shows it, without our frames.
+        sys.stderr.write("".join(traceback.format_exception_only(*sys.exc_info()[:2])))
+        sys.exit(1)
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=filename, __builtins__=builtins, __cached__=None,
+                         __spec__=None, __loader__=None, profile=builtins.profile)
+    sys.modules["__main__"] = main
+    sys.argv = [filename] + args
+    sys.path.insert(0, os.path.dirname(os.path.abspath(filename)))
+    exec(code, main.__dict__)
+
+
+def _run_module(name, args):
+    import runpy
+    sys.argv = [name] + args
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
+
+
+def _open_output(path):
+    if path is None:
+        return sys.stdout
+    try:
+        return open(path, "a")
+    except OSError as e:
+        sys.stderr.write("%s: error: cannot write the report to %s: %s\n"
+                         % (_PROG, path, e.strerror or e))
+        sys.exit(1)
+
+
+def _user_traceback(tb):
+    """Drop our own and runpy's frames from the top of a traceback."""
+    import runpy
+    ours = (_HERE, os.path.dirname(os.path.abspath(runpy.__file__)))
+    while tb is not None:
+        fn = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        if not (fn.startswith(ours[0] + os.sep) or fn == os.path.abspath(runpy.__file__)):
+            break
+        tb = tb.tb_next
+    return tb
+
+
+def _pdb_on_exceed(limit):
+    def enter(frame, mib):
+        import pdb
+        sys.stdout.write("Current memory {0:.2f} MiB exceeded the maximum of "
+                         "{1:.2f} MiB\n".format(mib, limit))
+        sys.stdout.write("Stepping into the debugger \n")
+        sys.stdout.flush()
+        pdb.Pdb().set_trace(frame)
+    return enter
+
+
+def main(argv=None):
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    target, target_args = args.program[0], args.program[1:]
+    backend = mp.choose_backend(args.backend)
+    out = _open_output(args.out_filename)
+    is_script = target.endswith(".py")
+    if is_script:
+        target = _find_script(target)
+    if backend == "tracemalloc":
+        mp._core.heap_start()
+    if args.timestamp:
+        prof = mp.TimeStamper(backend, include_children=args.include_children)
+    else:
+        prof = mp.LineProfiler(max_mem=args.max_mem, backend=backend,
+                               include_children=args.include_children)
+        if args.max_mem is not None:
+            prof.on_exceed = _pdb_on_exceed(args.max_mem)
+    builtins.profile = prof
+
+    failure = None
+    try:
+        if is_script:
+            _run_script(target, target_args)
+        else:
+            _run_module(target, target_args)
+    except SystemExit:
+        raise
+    except BaseException as e:  # the script's own exception: shown after the report
+        failure = e
+    finally:
+        try:
+            if args.timestamp:
+                prof.show_results(stream=out)
+            else:
+                mp.show_results(prof, precision=args.precision, stream=out)
+            out.flush()
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    if failure is not None:
+        sys.excepthook(type(failure), failure, _user_traceback(failure.__traceback__))
+        sys.stderr.flush()
+        if isinstance(failure, KeyboardInterrupt):
+            # Die by SIGINT, as Python itself does, so the caller sees it.
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+#include "mp_meter.h"
+
+#include "mp_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const backend_names[MP_BACKEND_COUNT] = {
+    "psutil", "psutil_pss", "psutil_uss", "posix", "tracemalloc",
+};
+
+int mp_backend_from_name(const char *name)
+{
+    for (int i = 0; i < MP_BACKEND_COUNT; i++) {
+        if (strcmp(name, backend_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *mp_backend_name(mp_backend_t b)
+{
+    return (b >= 0 && b < MP_BACKEND_COUNT) ? backend_names[b] : "unknown";
+}
+
+int mp_backend_available(mp_backend_t b)
+{
+    int64_t v;
+    if (b == MP_BACKEND_HEAP) {
+        return 1;
+    }
+    return mp_meter_read(b, 0, 0, &v) == 0;
+}
+
+/* The cached statm descriptor and the pid that opened it; a forked child sees
+ * a different pid and reopens (the inherited descriptor is the parent's).
+ * Protected by: the caller (one reader at a time, the GIL in the ext). */
+static int statm_fd = -1;
+static pid_t statm_pid = 0;
+static long page_size = 0;
+
+int mp_meter_self_rss(int64_t *bytes)
+{
+    char buf[128];
+    pid_t me = getpid();
+    if (statm_fd < 0 || statm_pid != me) {
+        if (statm_fd >= 0) {
+            close(statm_fd); /* a forked child's copy of its parent's file */
+        }
+        statm_fd = open(MP_PROC_ROOT "/self/statm", O_RDONLY | O_CLOEXEC);
+        if (statm_fd < 0) {
+            return -1;
+        }
+        statm_pid = me;
+        page_size = sysconf(_SC_PAGESIZE);
+    }
+    if (mp_proc_pread(statm_fd, buf, sizeof(buf)) < 0) {
+        return -1;
+    }
+    return mp_proc_parse_statm(buf, page_size, bytes);
+}
+
+static int read_one(mp_backend_t b, int pid, int64_t *bytes)
+{
+    mp_smaps_t sm;
+    switch (b) {
+    case MP_BACKEND_RSS:
+        if (pid == 0 || pid == getpid()) {
+            return mp_meter_self_rss(bytes);
+        }
+        return mp_proc_rss(MP_PROC_ROOT, pid, bytes);
+    case MP_BACKEND_POSIX:
+        return mp_proc_stat_rss(MP_PROC_ROOT, pid, bytes);
+    case MP_BACKEND_PSS:
+    case MP_BACKEND_USS:
+        if (mp_proc_smaps(MP_PROC_ROOT, pid, &sm) < 0) {
+            return -1;
+        }
+        *bytes = (b == MP_BACKEND_PSS) ? sm.pss : sm.uss;
+        return 0;
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+#define MAX_CHILDREN 4096
+
+int mp_meter_read(mp_backend_t b, int pid, int include_children, int64_t *bytes)
+{
+    if (read_one(b, pid, bytes) < 0) {
+        return -1;
+    }
+    if (include_children) {
+        static pid_t kids[MAX_CHILDREN];
+        static pthread_mutex_t kids_lock = PTHREAD_MUTEX_INITIALIZER;
+        size_t n = 0;
+        pthread_mutex_lock(&kids_lock);
+        if (mp_proc_descendants(MP_PROC_ROOT, pid, kids, MAX_CHILDREN, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                int64_t v = 0;
+                if (read_one(b, kids[i], &v) == 0) { /* a child may be gone */
+                    *bytes += v;
+                }
+            }
+        }
+        pthread_mutex_unlock(&kids_lock);
+    }
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* mp_meter: "how much memory does this process use now", by backend, as
+ * cheaply as the backend allows. The RSS backend keeps /proc/self/statm open
+ * and re-reads it with pread (about a microsecond, no path lookup).
+ *
+ * A meter is owned by one thread at a time (the tracer holds the GIL when it
+ * reads); after fork() the child reopens its own files on first use. */
+#ifndef MP_METER_H
+#define MP_METER_H
+
+#include <stdint.h>
+
+typedef enum {
+    MP_BACKEND_RSS = 0,   /* "psutil": resident set size */
+    MP_BACKEND_PSS,       /* "psutil_pss": proportional set size */
+    MP_BACKEND_USS,       /* "psutil_uss": private pages */
+    MP_BACKEND_POSIX,     /* "posix": RSS from /proc/PID/stat, as ps(1) */
+    MP_BACKEND_HEAP,      /* "tracemalloc": Python-heap bytes (counted by the ext) */
+    MP_BACKEND_COUNT
+} mp_backend_t;
+
+/* The backend called name (reference names above), or -1 if unknown. */
+int mp_backend_from_name(const char *name);
+
+/* The reference name of a backend ("psutil", ...). */
+const char *mp_backend_name(mp_backend_t b);
+
+/* 1 if the backend works on this machine (the /proc file it needs can be
+ * read), 0 if not. MP_BACKEND_HEAP always works (the ext does it). */
+int mp_backend_available(mp_backend_t b);
+
+/* Memory of process pid (0 = self) by backend b, in bytes, plus that of all
+ * its descendants when include_children is set. HEAP is not handled here
+ * (returns -1, EINVAL). Returns 0 or -1 with errno set. */
+int mp_meter_read(mp_backend_t b, int pid, int include_children, int64_t *bytes);
+
+/* RSS of this process through a cached descriptor: the hot path. Returns 0 or
+ * -1 with errno set. */
+int mp_meter_self_rss(int64_t *bytes);
+
+#endif

@@ -1,0 +1,64 @@
+/* mp_proc: memory figures of a process, read from the operating system.
+ *
+ * Every reader takes a procfs root ("/proc" in production, a fixture folder in
+ * tests) and a pid (0 means "self"). All sizes are bytes. Functions return 0 on
+ * success and -1 on failure with errno set (ENOENT: no such process or file,
+ * EACCES: not permitted, EINVAL: unparsable content, ENOSYS: platform without
+ * support). None of them allocate memory or take locks; they are safe to call
+ * without the GIL and from any thread. */
+#ifndef MP_PROC_H
+#define MP_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MP_PROC_ROOT "/proc"
+
+typedef struct {
+    int64_t rss;        /* resident set size */
+    int64_t pss;        /* proportional set size */
+    int64_t uss;        /* private (unique) pages: Private_Clean + Private_Dirty */
+    int64_t swap;
+} mp_smaps_t;
+
+/* Resident set size from <root>/<pid>/statm (field 2, pages). */
+int mp_proc_rss(const char *root, pid_t pid, int64_t *bytes);
+
+/* Resident set size from <root>/<pid>/stat (field 24, pages), the figure ps(1)
+ * shows: the "posix" backend. Command names with spaces or parentheses are
+ * handled by parsing after the last ')'. */
+int mp_proc_stat_rss(const char *root, pid_t pid, int64_t *bytes);
+
+/* Rss, Pss, private pages and swap from <root>/<pid>/smaps_rollup (Linux 4.14+). */
+int mp_proc_smaps(const char *root, pid_t pid, mp_smaps_t *out);
+
+/* Peak resident set size (VmHWM) and current VmRSS from <root>/<pid>/status.
+ * Either pointer may be NULL. */
+int mp_proc_status_peak(const char *root, pid_t pid, int64_t *hwm, int64_t *rss);
+
+/* Reset the kernel's peak RSS mark of pid to its current RSS (writes "5" to
+ * <root>/<pid>/clear_refs). Needs permission over the process. */
+int mp_proc_reset_peak(const char *root, pid_t pid);
+
+/* Collect the descendants of pid (children, grandchildren, ...) into pids[],
+ * at most cap of them, breadth first. *n receives how many were stored. A
+ * descendant that vanishes while being listed is skipped silently. */
+int mp_proc_descendants(const char *root, pid_t pid, pid_t *pids, size_t cap, size_t *n);
+
+/* Parse helpers, exposed for the tests and the fuzzers. Each takes a
+ * NUL-terminated buffer. */
+int mp_proc_parse_statm(const char *buf, long page_size, int64_t *bytes);
+int mp_proc_parse_stat_rss(const char *buf, long page_size, int64_t *bytes);
+int mp_proc_parse_smaps(const char *buf, mp_smaps_t *out);
+int mp_proc_parse_status(const char *buf, int64_t *hwm, int64_t *rss);
+
+/* Read a whole small file into buf (NUL-terminated, truncated to cap-1 bytes).
+ * Returns the number of bytes read, or -1 with errno set. */
+ssize_t mp_proc_read_file(const char *path, char *buf, size_t cap);
+
+/* Read a file through an already open descriptor from offset 0 (pread), which
+ * for /proc files regenerates their content. Same contract as above. */
+ssize_t mp_proc_pread(int fd, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,158 @@
+#include "mp_ptrmap.h"
+
+#include <stdlib.h>
+
+/* Linear probing with backward-shift deletion (no tombstones), so lookups
+ * stay short under the alloc/free churn of an allocator. Capacity is a power
+ * of two; the load factor is kept under 1/2. */
+typedef struct {
+    uintptr_t key; /* 0 = empty slot; NULL is never recorded */
+    size_t size;
+} slot_t;
+
+struct mp_ptrmap {
+    slot_t *slots;
+    size_t cap;
+    size_t count;
+};
+
+static size_t hash_ptr(uintptr_t p, size_t mask)
+{
+    /* Blocks are at least 8-aligned: mix the low bits away (Fibonacci hash). */
+    uint64_t h = (uint64_t)(p >> 3) * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 17) & mask;
+}
+
+mp_ptrmap_t *mp_ptrmap_new(void)
+{
+    mp_ptrmap_t *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        return NULL;
+    }
+    m->cap = 1024;
+    m->slots = calloc(m->cap, sizeof(slot_t));
+    if (m->slots == NULL) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void mp_ptrmap_free(mp_ptrmap_t *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    free(m->slots);
+    free(m);
+}
+
+static void insert_slot(slot_t *slots, size_t mask, uintptr_t key, size_t size)
+{
+    size_t i = hash_ptr(key, mask);
+    while (slots[i].key != 0 && slots[i].key != key) {
+        i = (i + 1) & mask;
+    }
+    slots[i].key = key;
+    slots[i].size = size;
+}
+
+static int grow(mp_ptrmap_t *m)
+{
+    size_t ncap = m->cap * 2;
+    slot_t *ns = calloc(ncap, sizeof(slot_t));
+    if (ns == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->slots[i].key != 0) {
+            insert_slot(ns, ncap - 1, m->slots[i].key, m->slots[i].size);
+        }
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = ncap;
+    return 0;
+}
+
+int mp_ptrmap_put(mp_ptrmap_t *m, const void *ptr, size_t size)
+{
+    uintptr_t key = (uintptr_t)ptr;
+    if (key == 0) {
+        return 0;
+    }
+    if ((m->count + 1) * 2 > m->cap && grow(m) < 0) {
+        return -1;
+    }
+    size_t mask = m->cap - 1;
+    size_t i = hash_ptr(key, mask);
+    while (m->slots[i].key != 0) {
+        if (m->slots[i].key == key) {
+            m->slots[i].size = size;
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    m->slots[i].key = key;
+    m->slots[i].size = size;
+    m->count++;
+    return 0;
+}
+
+int mp_ptrmap_take(mp_ptrmap_t *m, const void *ptr, size_t *size)
+{
+    uintptr_t key = (uintptr_t)ptr;
+    if (key == 0 || m->count == 0) {
+        return 0;
+    }
+    size_t mask = m->cap - 1;
+    size_t i = hash_ptr(key, mask);
+    while (m->slots[i].key != key) {
+        if (m->slots[i].key == 0) {
+            return 0;
+        }
+        i = (i + 1) & mask;
+    }
+    *size = m->slots[i].size;
+    m->count--;
+    /* Backward-shift: pull later members of the probe run into the hole. */
+    size_t hole = i;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (m->slots[j].key == 0) {
+            break;
+        }
+        size_t home = hash_ptr(m->slots[j].key, mask);
+        /* Move j into the hole unless its home lies cyclically in (hole, j]. */
+        int in_range = (hole <= j) ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!in_range) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole].key = 0;
+    m->slots[hole].size = 0;
+    return 1;
+}
+
+int mp_ptrmap_get(const mp_ptrmap_t *m, const void *ptr, size_t *size)
+{
+    uintptr_t key = (uintptr_t)ptr;
+    if (m == NULL || key == 0 || m->count == 0) {
+        return 0;
+    }
+    size_t mask = m->cap - 1;
+    for (size_t i = hash_ptr(key, mask); m->slots[i].key != 0; i = (i + 1) & mask) {
+        if (m->slots[i].key == key) {
+            *size = m->slots[i].size;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t mp_ptrmap_count(const mp_ptrmap_t *m)
+{
+    return m == NULL ? 0 : m->count;
+}

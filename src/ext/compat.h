@@ -1,0 +1,74 @@
+/* compat.h: the one place that tests PY_VERSION_HEX. Everything version
+ * dependent in the extension goes through the names defined here. */
+#ifndef MP_COMPAT_H
+#define MP_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+/* sys.monitoring (PEP 669) from 3.12; PyEval_SetTrace before. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define MP_USE_MONITORING 1
+#else
+#define MP_USE_MONITORING 0
+#endif
+
+#if PY_VERSION_HEX < 0x03090000
+static inline PyCodeObject *PyFrame_GetCode(PyFrameObject *frame)
+{
+    Py_INCREF(frame->f_code);
+    return frame->f_code;
+}
+#endif
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *mp_compat_newref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#define Py_NewRef(o) mp_compat_newref((PyObject *)(o))
+static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *v)
+{
+    Py_INCREF(v);
+    if (PyModule_AddObject(m, name, v) < 0) {
+        Py_DECREF(v);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
+#if PY_VERSION_HEX < 0x03090000
+#define PyObject_CallOneArg(f, a) PyObject_CallFunctionObjArgs((f), (a), NULL)
+#define MP_TYPE_FROM_SPEC(module, spec) PyType_FromSpec(spec)
+#else
+#define MP_TYPE_FROM_SPEC(module, spec) PyType_FromModuleAndSpec((module), (spec), NULL)
+#endif
+
+/* The tracer keeps process-wide state: one interpreter only. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define MP_MOD_SLOT_INTERPRETERS \
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#else
+#define MP_MOD_SLOT_INTERPRETERS
+#endif
+
+#if !MP_USE_MONITORING
+/* The trace function already installed in a thread, so that ours can chain
+ * to it (coverage, debuggers). PyThreadState's fields are public API (the
+ * cpython/pystate.h header) on these versions. */
+#define MP_TSTATE_TRACEFUNC(ts) ((ts)->c_tracefunc)
+#define MP_TSTATE_TRACEOBJ(ts) ((ts)->c_traceobj)
+
+/* Stop line events for one frame of code we do not profile, when nobody else
+ * traces: possible through a public field up to 3.10 only. */
+#if PY_VERSION_HEX < 0x030B0000
+#define MP_FRAME_MUTE_LINES(frame) ((frame)->f_trace_lines = 0)
+#else
+#define MP_FRAME_MUTE_LINES(frame) ((void)(frame))
+#endif
+#endif
+
+#endif

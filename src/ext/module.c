@@ -1,0 +1,154 @@
+/* memory_profiler._core: module definition and small functions. */
+#include "compat.h"
+
+#include "heap.h"
+#include "profiler.h"
+#include "tracer.h"
+#include "../core/mp_clock.h"
+#include "../core/mp_meter.h"
+
+#include <errno.h>
+#include <string.h>
+
+#ifndef MP_VERSION
+#define MP_VERSION "0.0.0"
+#endif
+
+static int backend_arg(PyObject *obj, int *out)
+{
+    if (obj == NULL || obj == Py_None) {
+        *out = MP_BACKEND_RSS;
+        return 0;
+    }
+    const char *name = PyUnicode_Check(obj) ? PyUnicode_AsUTF8(obj) : NULL;
+    if (name == NULL || (*out = mp_backend_from_name(name)) < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "unknown backend %R: choose one of psutil, psutil_pss, psutil_uss, "
+                     "posix, tracemalloc", obj);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(memory_doc,
+"memory(backend='psutil', include_children=False, pid=0)\n--\n\n"
+"Memory of a process (0: this one) in bytes, read by backend. The\n"
+"'tracemalloc' backend gives Python-heap bytes counted by the allocator hooks\n"
+"of this process (0 until heap_start()). Raises OSError when the process is\n"
+"gone or cannot be read.");
+
+static PyObject *mod_memory(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwlist[] = {"backend", "include_children", "pid", NULL};
+    PyObject *backend = Py_None;
+    int children = 0, pid = 0, b;
+    int64_t bytes = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Opi:memory", kwlist, &backend, &children,
+                                     &pid) || backend_arg(backend, &b) < 0) {
+        return NULL;
+    }
+    if (b == MP_BACKEND_HEAP) {
+        return PyLong_FromLongLong(mp_heap_current());
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mp_meter_read((mp_backend_t)b, pid, children, &bytes);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        if (errno == ENOENT || errno == ESRCH) {
+            return PyErr_Format(PyExc_ProcessLookupError, "no process with pid %d", pid);
+        }
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLongLong(bytes);
+}
+
+static PyObject *mod_backend_available(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    int b;
+    if (backend_arg(arg, &b) < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(mp_backend_available((mp_backend_t)b));
+}
+
+static PyObject *mod_heap_start(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    if (mp_heap_start() < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_heap_stop(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    mp_heap_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_heap_active(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyBool_FromLong(mp_heap_active());
+}
+
+static PyObject *mod_wall_time(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyFloat_FromDouble(mp_clock_wall());
+}
+
+static PyMethodDef module_methods[] = {
+    {"memory", (PyCFunction)(void (*)(void))mod_memory, METH_VARARGS | METH_KEYWORDS, memory_doc},
+    {"backend_available", mod_backend_available, METH_O,
+     "backend_available(name)\n--\n\nWhether the named backend can be read here."},
+    {"heap_start", mod_heap_start, METH_NOARGS,
+     "Install the allocator hooks that count Python-heap bytes (idempotent)."},
+    {"heap_stop", mod_heap_stop, METH_NOARGS, "Remove the allocator hooks."},
+    {"heap_active", mod_heap_active, METH_NOARGS, "Whether the allocator hooks are installed."},
+    {"wall_time", mod_wall_time, METH_NOARGS, "time.time(), from C."},
+    {"show_results", (PyCFunction)(void (*)(void))mp_show_results, METH_VARARGS | METH_KEYWORDS,
+     mp_show_results_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int module_exec(PyObject *m)
+{
+    if (mp_tracer_init(m) < 0 || mp_profiler_add_type(m) < 0) {
+        return -1;
+    }
+    if (PyModule_AddStringConstant(m, "__version__", MP_VERSION) < 0
+        || PyModule_AddIntConstant(m, "USES_MONITORING", MP_USE_MONITORING) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)module_exec},
+    MP_MOD_SLOT_INTERPRETERS
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "memory_profiler._core",
+    .m_doc = "The C core of memory_profiler: tracer, per-line tables, backends.",
+    .m_size = 0,
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+};
+
+/* Built with -fvisibility=hidden: only the init function is exported. */
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__core(void)
+{
+    return PyModuleDef_Init(&module_def);
+}

@@ -1,0 +1,53 @@
+/* profiler.h: the LineProfiler object and the per-line tables it owns. */
+#ifndef MP_PROFILER_H
+#define MP_PROFILER_H
+
+#include "compat.h"
+#include "../core/mp_meter.h"
+
+#include <stdint.h>
+
+/* What one source line accumulated. Bytes; occ counts finished executions. */
+typedef struct {
+    int64_t inc;  /* sum over executions of (after - before) */
+    int64_t mem;  /* highest reading seen right after the line */
+    int64_t occ;
+} mp_row_t;
+
+/* One top-level function registered with add_function: a block of the
+ * report. Nested functions and comprehensions write into their parent's rows. */
+typedef struct {
+    PyObject *code;      /* owned: the top-level code object */
+    PyObject *filename;  /* owned: str, as the report shows it */
+    int first_line;      /* line number of rows[0] */
+    int nlines;
+    mp_row_t *rows;      /* nlines rows, from calloc (never Python's
+                            allocators, so the heap hooks never see them) */
+} mp_block_t;
+
+typedef struct mp_profiler {
+    PyObject_HEAD
+    mp_block_t *blocks;   /* registration order */
+    Py_ssize_t nblocks;
+    Py_ssize_t cap;
+    PyObject *codes;      /* owned dict: code object -> block index (int) */
+    int backend;          /* mp_backend_t */
+    int include_children;
+    int enable_count;
+    int enabled;          /* subscribed to the tracer */
+    double max_mem;       /* bytes; < 0: no --pdb-mmem limit */
+    int exceeded;         /* the limit fired once already */
+    PyObject *on_exceed;  /* owned or NULL: called (frame, MiB) when over */
+} mp_profiler_t;
+
+/* Add delta/after to row `line` of block `idx`. GIL held. */
+void mp_profiler_record(mp_profiler_t *p, Py_ssize_t idx, int line, int64_t delta, int64_t after);
+
+/* Create the LineProfiler type and add it to module. 0 or -1. */
+int mp_profiler_add_type(PyObject *module);
+
+/* _core.show_results(prof, stream=None, precision=1) */
+PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw);
+extern const char mp_show_results_doc[];
+
+#endif

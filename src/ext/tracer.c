@@ -1,0 +1,861 @@
+/* The tracer: interpreter events -> per-line records. See tracer.h.
+ *
+ * Globals below are protected by the GIL unless noted otherwise. */
+#include "tracer.h"
+
+#include "heap.h"
+#include "../core/mp_ptrmap.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- registry */
+
+typedef struct {
+    mp_profiler_t *prof; /* borrowed: a profiler unsubscribes before it dies */
+    Py_ssize_t idx;      /* its block */
+} sub_t;
+
+typedef struct {
+    PyObject *code;      /* borrowed: kept alive by each subscriber's codes dict */
+    int first_line;      /* co_firstlineno */
+    int nsubs;
+    int cap;
+    sub_t *subs;
+} codeinfo_t;
+
+static mp_ptrmap_t *registry;      /* code address -> codeinfo_t* */
+static codeinfo_t **infos;         /* every entry, for iteration */
+static size_t ninfos, infos_cap;
+static PyObject *last_code;        /* one-entry lookup cache (borrowed) */
+static codeinfo_t *last_info;
+static int running;                /* events are being delivered */
+static uint64_t epoch = 1;         /* bumped on stop: thread stacks go stale */
+
+/* Slots: what is measured on every event, one per (backend, children) pair
+ * in use by an enabled profiler. */
+#define NSLOTS (MP_BACKEND_COUNT * 2)
+static int slot_users[NSLOTS];
+static unsigned used_mask;
+
+static inline int slot_of(int backend, int children)
+{
+    return backend * 2 + (children ? 1 : 0);
+}
+
+static inline codeinfo_t *lookup(PyObject *code)
+{
+    size_t v = 0;
+    if (code == last_code) {
+        return last_info;
+    }
+    if (registry == NULL || !mp_ptrmap_get(registry, code, &v)) {
+        return NULL;
+    }
+    last_code = code;
+    last_info = (codeinfo_t *)v;
+    return last_info;
+}
+
+void mp_tracer_use_backend(int backend, int children, int delta)
+{
+    int s = slot_of(backend, children);
+    slot_users[s] += delta;
+    if (slot_users[s] > 0) {
+        used_mask |= 1u << s;
+    } else {
+        slot_users[s] = 0;
+        used_mask &= ~(1u << s);
+    }
+}
+
+int mp_tracer_measure(int backend, int children, int64_t *bytes)
+{
+    if (backend == MP_BACKEND_HEAP) {
+        *bytes = mp_heap_current();
+        return 0;
+    }
+    return mp_meter_read((mp_backend_t)backend, 0, children, bytes);
+}
+
+/* ------------------------------------------------------- per-thread stacks */
+
+typedef struct {
+    PyObject *code;      /* borrowed, identity only */
+    void *frame;         /* identity of the frame (up to 3.11), else NULL */
+    int line;            /* the line now running */
+    int fresh;           /* no line event yet since start/resume */
+    unsigned valid;      /* slots whose start[] is meaningful */
+    int64_t start[NSLOTS];
+} fstate_t;
+
+typedef struct {
+    fstate_t *v;
+    size_t n, cap;
+    uint64_t epoch;
+} tstack_t;
+
+static _Thread_local tstack_t *tls_stack;
+static pthread_key_t stack_key;   /* frees a thread's stack when it ends */
+static int key_ready;
+
+static void stack_destroy(void *p)
+{
+    tstack_t *st = p;
+    if (st != NULL) {
+        free(st->v);
+        free(st);
+    }
+}
+
+static tstack_t *my_stack(void)
+{
+    tstack_t *st = tls_stack;
+    if (st == NULL) {
+        st = calloc(1, sizeof(*st));
+        if (st == NULL) {
+            return NULL;
+        }
+        st->epoch = epoch;
+        tls_stack = st;
+        pthread_setspecific(stack_key, st);
+    }
+    if (st->epoch != epoch) {
+        st->n = 0;
+        st->epoch = epoch;
+    }
+    return st;
+}
+
+static void measure_all(int64_t now[NSLOTS])
+{
+    for (int s = 0; s < NSLOTS; s++) {
+        if (used_mask & (1u << s)) {
+            int64_t v;
+            if (mp_tracer_measure(s / 2, s % 2, &v) == 0) {
+                now[s] = v;
+            } else {
+                now[s] = -1; /* unreadable: this event records nothing */
+            }
+        }
+    }
+}
+
+static fstate_t *push(tstack_t *st, PyObject *code, void *frame, int line)
+{
+    if (st->n == st->cap) {
+        size_t ncap = st->cap ? st->cap * 2 : 16;
+        fstate_t *nv = realloc(st->v, ncap * sizeof(fstate_t));
+        if (nv == NULL) {
+            return NULL;
+        }
+        st->v = nv;
+        st->cap = ncap;
+    }
+    fstate_t *f = &st->v[st->n++];
+    f->code = code;
+    f->frame = frame;
+    f->line = line;
+    f->fresh = 1;
+    f->valid = 0;
+    int64_t now[NSLOTS];
+    measure_all(now);
+    for (int s = 0; s < NSLOTS; s++) {
+        if ((used_mask & (1u << s)) && now[s] >= 0) {
+            f->start[s] = now[s];
+            f->valid |= 1u << s;
+        }
+    }
+    return f;
+}
+
+/* The line f->line has finished: give every subscriber its share. */
+static void finish_line(codeinfo_t *info, fstate_t *f, const int64_t now[NSLOTS], void *frame)
+{
+    for (int i = 0; i < info->nsubs; i++) {
+        mp_profiler_t *p = info->subs[i].prof;
+        int s = slot_of(p->backend, p->include_children);
+        if (!(f->valid & (1u << s)) || now[s] < 0) {
+            continue;
+        }
+        mp_profiler_record(p, info->subs[i].idx, f->line, now[s] - f->start[s], now[s]);
+        if (p->max_mem >= 0 && !p->exceeded && (double)now[s] > p->max_mem && p->on_exceed) {
+            p->exceeded = 1;
+            PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
+            PyObject *r = PyObject_CallFunction(p->on_exceed, "Od", fr ? fr : Py_None,
+                                                (double)now[s] / 1048576.0);
+            if (r == NULL) {
+                PyErr_WriteUnraisable(p->on_exceed);
+            }
+            Py_XDECREF(r);
+        }
+    }
+    for (int s = 0; s < NSLOTS; s++) {
+        if ((used_mask & (1u << s)) && now[s] >= 0) {
+            f->start[s] = now[s];
+            f->valid |= 1u << s;
+        }
+    }
+}
+
+/* A profiled frame starts or resumes at `line`. */
+static void ev_start(PyObject *code, void *frame, int line)
+{
+    tstack_t *st = my_stack();
+    if (st != NULL) {
+        (void)push(st, code, frame, line);
+    }
+}
+
+/* A profiled frame is about to run `line`. */
+static void ev_line(codeinfo_t *info, PyObject *code, void *frame, int line)
+{
+    tstack_t *st = my_stack();
+    if (st == NULL) {
+        return;
+    }
+    fstate_t *top = st->n ? &st->v[st->n - 1] : NULL;
+    if (top == NULL || top->code != code || (frame != NULL && top->frame != frame)) {
+        /* We missed this frame's start (profiling began inside it). */
+        (void)push(st, code, frame, line);
+        st->v[st->n - 1].fresh = 0;
+        return;
+    }
+    if (top->fresh && top->line == line) {
+        top->fresh = 0; /* the entry line reported again: not a new line */
+        return;
+    }
+    int64_t now[NSLOTS];
+    measure_all(now);
+    finish_line(info, top, now, frame);
+    top->line = line;
+    top->fresh = 0;
+}
+
+/* A profiled frame returns, yields or unwinds. */
+static void ev_end(codeinfo_t *info, PyObject *code, void *frame)
+{
+    tstack_t *st = my_stack();
+    if (st == NULL || st->n == 0) {
+        return;
+    }
+    /* Normally the top; if events were lost (the tracer was replaced for a
+     * while), drop the entries above this frame. */
+    size_t i = st->n;
+    while (i > 0) {
+        fstate_t *f = &st->v[i - 1];
+        if (f->code == code && (frame == NULL || f->frame == frame)) {
+            break;
+        }
+        i--;
+    }
+    if (i == 0) {
+        return;
+    }
+    fstate_t *f = &st->v[i - 1];
+    int64_t now[NSLOTS];
+    measure_all(now);
+    finish_line(info, f, now, frame);
+    st->n = i - 1;
+}
+
+/* -------------------------------------------------- subscription handling */
+
+static int monitor_code(PyObject *code, int on);
+
+int mp_tracer_subscribe(PyObject *code, mp_profiler_t *p, Py_ssize_t idx)
+{
+    size_t v = 0;
+    codeinfo_t *info = NULL;
+    if (registry == NULL) {
+        registry = mp_ptrmap_new();
+        if (registry == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    if (mp_ptrmap_get(registry, code, &v)) {
+        info = (codeinfo_t *)v;
+        for (int i = 0; i < info->nsubs; i++) {
+            if (info->subs[i].prof == p) {
+                return 0;
+            }
+        }
+    } else {
+        PyObject *fl = PyObject_GetAttrString(code, "co_firstlineno");
+        if (fl == NULL) {
+            return -1;
+        }
+        long first = PyLong_AsLong(fl);
+        Py_DECREF(fl);
+        if (first == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (ninfos == infos_cap) {
+            size_t ncap = infos_cap ? infos_cap * 2 : 16;
+            codeinfo_t **ni = realloc(infos, ncap * sizeof(*ni));
+            if (ni == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            infos = ni;
+            infos_cap = ncap;
+        }
+        info = calloc(1, sizeof(*info));
+        if (info == NULL || mp_ptrmap_put(registry, code, (size_t)info) < 0) {
+            free(info);
+            PyErr_NoMemory();
+            return -1;
+        }
+        info->code = code;
+        info->first_line = (int)first;
+        infos[ninfos++] = info;
+        last_code = NULL;
+        if (running && monitor_code(code, 1) < 0) {
+            return -1;
+        }
+    }
+    if (info->nsubs == info->cap) {
+        int ncap = info->cap ? info->cap * 2 : 2;
+        sub_t *ns = realloc(info->subs, (size_t)ncap * sizeof(sub_t));
+        if (ns == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        info->subs = ns;
+        info->cap = ncap;
+    }
+    info->subs[info->nsubs].prof = p;
+    info->subs[info->nsubs].idx = idx;
+    info->nsubs++;
+    return 0;
+}
+
+void mp_tracer_unsubscribe_all(mp_profiler_t *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ninfos; i++) {
+        codeinfo_t *info = infos[i];
+        int w = 0;
+        for (int j = 0; j < info->nsubs; j++) {
+            if (info->subs[j].prof != p) {
+                info->subs[w++] = info->subs[j];
+            }
+        }
+        info->nsubs = w;
+        if (w == 0) {
+            size_t dummy;
+            (void)mp_ptrmap_take(registry, info->code, &dummy);
+            if (running) {
+                PyObject *exc_type, *exc_value, *exc_tb;
+                PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+                if (monitor_code(info->code, 0) < 0) {
+                    PyErr_Clear();
+                }
+                PyErr_Restore(exc_type, exc_value, exc_tb);
+            }
+            free(info->subs);
+            free(info);
+        } else {
+            infos[k++] = info;
+        }
+    }
+    ninfos = k;
+    last_code = NULL;
+    last_info = NULL;
+}
+
+#if MP_USE_MONITORING
+/* ------------------------------------------------ sys.monitoring (3.12+) */
+
+static int tool_id = -1;
+static PyObject *monitoring;      /* owned: the sys.monitoring namespace */
+static long ev_py_start, ev_py_resume, ev_py_return, ev_py_yield, ev_line_bit,
+    ev_py_unwind, ev_py_throw;
+static PyObject *callbacks[7];   /* owned: our C callbacks as Python objects */
+
+static int call_monitoring(const char *name, const char *fmt, ...)
+{
+    va_list va;
+    va_start(va, fmt);
+    PyObject *args = Py_VaBuildValue(fmt, va);
+    va_end(va);
+    if (args == NULL) {
+        return -1;
+    }
+    PyObject *fn = PyObject_GetAttrString(monitoring, name);
+    PyObject *r = fn ? PyObject_Call(fn, args, NULL) : NULL;
+    Py_XDECREF(fn);
+    Py_DECREF(args);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int monitor_code(PyObject *code, int on)
+{
+    long events = on ? (ev_py_start | ev_py_resume | ev_py_return | ev_py_yield | ev_line_bit) : 0;
+    return call_monitoring("set_local_events", "(iOl)", tool_id, code, events);
+}
+
+static inline int arg_int(PyObject *o)
+{
+    return (int)PyLong_AsLong(o);
+}
+
+static PyObject *cb_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    codeinfo_t *info = nargs >= 1 ? lookup(args[0]) : NULL;
+    if (info != NULL) {
+        ev_start(args[0], NULL, info->first_line);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *cb_py_resume(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    codeinfo_t *info = nargs >= 2 ? lookup(args[0]) : NULL;
+    if (info != NULL) {
+        int line = PyCode_Addr2Line((PyCodeObject *)args[0], arg_int(args[1]));
+        ev_start(args[0], NULL, line > 0 ? line : info->first_line);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *cb_py_end(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    codeinfo_t *info = nargs >= 1 ? lookup(args[0]) : NULL;
+    if (info != NULL) {
+        ev_end(info, args[0], NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *cb_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    codeinfo_t *info = nargs >= 2 ? lookup(args[0]) : NULL;
+    if (info != NULL) {
+        ev_line(info, args[0], NULL, arg_int(args[1]));
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef cb_defs[] = {
+    {"_on_py_start", (PyCFunction)(void (*)(void))cb_py_start, METH_FASTCALL, NULL},
+    {"_on_py_resume", (PyCFunction)(void (*)(void))cb_py_resume, METH_FASTCALL, NULL},
+    {"_on_py_end", (PyCFunction)(void (*)(void))cb_py_end, METH_FASTCALL, NULL},
+    {"_on_line", (PyCFunction)(void (*)(void))cb_line, METH_FASTCALL, NULL},
+};
+
+/* Tool ids to try: not 1 (coverage) nor 2 (cProfile) unless all else is taken. */
+static const int tool_order[] = {3, 4, 5, 0, 2, 1};
+
+static int start_events(void)
+{
+    if (monitoring == NULL) {
+        PyObject *sys = PyImport_ImportModule("sys");
+        if (sys == NULL) {
+            return -1;
+        }
+        monitoring = PyObject_GetAttrString(sys, "monitoring");
+        Py_DECREF(sys);
+        if (monitoring == NULL) {
+            return -1;
+        }
+        PyObject *events = PyObject_GetAttrString(monitoring, "events");
+        if (events == NULL) {
+            return -1;
+        }
+        struct { const char *name; long *dst; } bits[] = {
+            {"PY_START", &ev_py_start}, {"PY_RESUME", &ev_py_resume},
+            {"PY_RETURN", &ev_py_return}, {"PY_YIELD", &ev_py_yield},
+            {"LINE", &ev_line_bit}, {"PY_UNWIND", &ev_py_unwind},
+            {"PY_THROW", &ev_py_throw},
+        };
+        for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+            PyObject *v = PyObject_GetAttrString(events, bits[i].name);
+            if (v == NULL) {
+                Py_DECREF(events);
+                return -1;
+            }
+            *bits[i].dst = PyLong_AsLong(v);
+            Py_DECREF(v);
+        }
+        Py_DECREF(events);
+        for (int i = 0; i < 4; i++) {
+            callbacks[i] = PyCFunction_New(&cb_defs[i], NULL);
+            if (callbacks[i] == NULL) {
+                return -1;
+            }
+        }
+    }
+    tool_id = -1;
+    for (size_t i = 0; i < sizeof(tool_order) / sizeof(tool_order[0]); i++) {
+        if (call_monitoring("use_tool_id", "(is)", tool_order[i], "memory_profiler") == 0) {
+            tool_id = tool_order[i];
+            break;
+        }
+        PyErr_Clear();
+    }
+    if (tool_id < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "memory_profiler: every sys.monitoring tool id is taken");
+        return -1;
+    }
+    struct { long ev; int cb; } regs[] = {
+        {ev_py_start, 0}, {ev_py_resume, 1}, {ev_py_return, 2}, {ev_py_yield, 2},
+        {ev_py_unwind, 2}, {ev_py_throw, 1}, {ev_line_bit, 3},
+    };
+    for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+        if (call_monitoring("register_callback", "(ilO)", tool_id, regs[i].ev,
+                            callbacks[regs[i].cb]) < 0) {
+            return -1;
+        }
+    }
+    /* Unwinding and throw() are global-only events: cheap, they are rare. */
+    if (call_monitoring("set_events", "(il)", tool_id, ev_py_unwind | ev_py_throw) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < ninfos; i++) {
+        if (monitor_code(infos[i]->code, 1) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int stop_events(void)
+{
+    if (tool_id < 0) {
+        return 0;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < ninfos; i++) {
+        rc |= monitor_code(infos[i]->code, 0);
+    }
+    rc |= call_monitoring("set_events", "(ii)", tool_id, 0);
+    long evs[] = {ev_py_start, ev_py_resume, ev_py_return, ev_py_yield,
+                  ev_py_unwind, ev_py_throw, ev_line_bit};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+        rc |= call_monitoring("register_callback", "(ilO)", tool_id, evs[i], Py_None);
+    }
+    rc |= call_monitoring("free_tool_id", "(i)", tool_id);
+    tool_id = -1;
+    return rc ? -1 : 0;
+}
+
+int mp_tracer_init(PyObject *module)
+{
+    (void)module;
+    if (!key_ready && pthread_key_create(&stack_key, stack_destroy) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "pthread_key_create failed");
+        return -1;
+    }
+    key_ready = 1;
+    return 0;
+}
+
+#else
+/* ---------------------------------------------- PyEval_SetTrace (<= 3.11) */
+
+/* One handle per traced thread, passed to PyEval_SetTrace as the trace
+ * object: it remembers the trace function that was there before, to chain
+ * to it and to put it back. Called as a Python trace function (someone did
+ * sys.settrace(sys.gettrace())), it reinstalls the C tracer. The same type,
+ * with bootstrap set, is given to threading.settrace so that new threads
+ * install the tracer on their first event. */
+typedef struct {
+    PyObject_HEAD
+    Py_tracefunc saved_func;
+    PyObject *saved_obj;   /* owned or NULL */
+    PyObject *user_hook;   /* owned or NULL: threading's previous trace hook */
+    int bootstrap;
+} handle_t;
+
+static PyTypeObject *handle_type;  /* owned */
+static PyObject *prev_thread_hook; /* owned or NULL: threading._trace_hook before us */
+static int thread_hook_set;
+
+static int trace_func(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg);
+
+static int install_current(PyObject *user_hook_obj)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    if (MP_TSTATE_TRACEFUNC(ts) == trace_func) {
+        return 0;
+    }
+    handle_t *h = PyObject_New(handle_t, handle_type);
+    if (h == NULL) {
+        return -1;
+    }
+    h->saved_func = MP_TSTATE_TRACEFUNC(ts);
+    h->saved_obj = MP_TSTATE_TRACEOBJ(ts);
+    Py_XINCREF(h->saved_obj);
+    h->user_hook = NULL;
+    h->bootstrap = 0;
+    (void)user_hook_obj;
+    PyEval_SetTrace(trace_func, (PyObject *)h);
+    Py_DECREF(h);
+    return 0;
+}
+
+static void uninstall_current(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    if (MP_TSTATE_TRACEFUNC(ts) != trace_func) {
+        return;
+    }
+    handle_t *h = (handle_t *)MP_TSTATE_TRACEOBJ(ts);
+    Py_INCREF(h);
+    PyEval_SetTrace(h->saved_func, h->saved_obj);
+    Py_DECREF(h);
+}
+
+static int trace_func(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    handle_t *h = (handle_t *)obj;
+    int rc = 0;
+    if (h->saved_func != NULL) {
+        rc = h->saved_func(h->saved_obj, frame, what, arg);
+    }
+    if (what > PyTrace_RETURN && what != PyTrace_LINE) {
+        return rc; /* exception, C calls, opcodes */
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    codeinfo_t *info = lookup((PyObject *)code);
+    Py_DECREF(code);
+    if (info == NULL) {
+        if (what == PyTrace_CALL && h->saved_func == NULL) {
+            MP_FRAME_MUTE_LINES(frame);
+        }
+        return rc;
+    }
+    switch (what) {
+    case PyTrace_CALL:
+        ev_start((PyObject *)code, frame, PyFrame_GetLineNumber(frame));
+        break;
+    case PyTrace_LINE:
+        ev_line(info, (PyObject *)code, frame, PyFrame_GetLineNumber(frame));
+        break;
+    case PyTrace_RETURN:
+        ev_end(info, (PyObject *)code, frame);
+        break;
+    default:
+        break;
+    }
+    return rc;
+}
+
+static PyObject *handle_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    handle_t *h = (handle_t *)self;
+    (void)args;
+    (void)kw;
+    if (h->bootstrap) {
+        /* First event of a new thread: put threading's previous hook in
+         * place (so we chain to it), then ourselves on top. */
+        if (h->user_hook != NULL) {
+            PyObject *sys = PyImport_ImportModule("sys");
+            PyObject *r = sys ? PyObject_CallMethod(sys, "settrace", "O", h->user_hook) : NULL;
+            Py_XDECREF(sys);
+            if (r == NULL) {
+                return NULL;
+            }
+            Py_DECREF(r);
+        } else {
+            PyEval_SetTrace(NULL, NULL);
+        }
+    } else {
+        /* Restored by someone's sys.settrace(old): chain to what we had. */
+        PyEval_SetTrace(h->saved_func, h->saved_obj);
+    }
+    if (running && install_current(NULL) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void handle_dealloc(PyObject *self)
+{
+    handle_t *h = (handle_t *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_CLEAR(h->saved_obj);
+    Py_CLEAR(h->user_hook);
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot handle_slots[] = {
+    {Py_tp_call, (void *)handle_call},
+    {Py_tp_dealloc, (void *)handle_dealloc},
+    {Py_tp_doc, (void *)"memory_profiler trace handle (internal)"},
+    {0, NULL},
+};
+
+static PyType_Spec handle_spec = {
+    .name = "memory_profiler._core._TraceHandle",
+    .basicsize = sizeof(handle_t),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = handle_slots,
+};
+
+static int monitor_code(PyObject *code, int on)
+{
+    (void)code;
+    (void)on;
+    return 0;
+}
+
+/* Run fn in every thread of this interpreter: the GIL is ours, the other
+ * threads wait for it, so their thread states can be made current briefly
+ * (PyEval_SetTrace acts on the current thread state only before 3.12). */
+static void for_each_thread(void (*fn)(void))
+{
+    PyThreadState *me = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x03090000
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(me);
+#else
+    PyInterpreterState *interp = me->interp;
+#endif
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        if (ts == me) {
+            continue;
+        }
+        PyThreadState_Swap(ts);
+        fn();
+        PyThreadState_Swap(me);
+    }
+    fn();
+}
+
+static int install_failed;
+
+static void install_here(void)
+{
+    if (install_current(NULL) < 0) {
+        install_failed = 1;
+        PyErr_Clear();
+    }
+}
+
+static int set_thread_hook(PyObject *hook)
+{
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallMethod(threading, "settrace", "O", hook);
+    Py_DECREF(threading);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int start_events(void)
+{
+    install_failed = 0;
+    for_each_thread(install_here);
+    if (install_failed) {
+        PyErr_SetString(PyExc_RuntimeError, "memory_profiler: could not install the tracer");
+        return -1;
+    }
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading == NULL) {
+        return -1;
+    }
+    PyObject *prev = PyObject_GetAttrString(threading, "_trace_hook");
+    Py_DECREF(threading);
+    if (prev == NULL) {
+        PyErr_Clear();
+        prev = Py_NewRef(Py_None);
+    }
+    handle_t *boot = PyObject_New(handle_t, handle_type);
+    if (boot == NULL) {
+        Py_DECREF(prev);
+        return -1;
+    }
+    boot->saved_func = NULL;
+    boot->saved_obj = NULL;
+    boot->bootstrap = 1;
+    boot->user_hook = (prev != Py_None) ? Py_NewRef(prev) : NULL;
+    Py_XSETREF(prev_thread_hook, prev);
+    int rc = set_thread_hook((PyObject *)boot);
+    Py_DECREF(boot);
+    thread_hook_set = (rc == 0);
+    return rc;
+}
+
+static int stop_events(void)
+{
+    for_each_thread(uninstall_current);
+    if (thread_hook_set) {
+        thread_hook_set = 0;
+        PyObject *prev = prev_thread_hook ? prev_thread_hook : Py_None;
+        int rc = set_thread_hook(prev);
+        Py_CLEAR(prev_thread_hook);
+        return rc;
+    }
+    return 0;
+}
+
+int mp_tracer_init(PyObject *module)
+{
+    (void)module;
+    if (handle_type == NULL) {
+        handle_type = (PyTypeObject *)PyType_FromSpec(&handle_spec);
+        if (handle_type == NULL) {
+            return -1;
+        }
+    }
+    if (!key_ready && pthread_key_create(&stack_key, stack_destroy) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "pthread_key_create failed");
+        return -1;
+    }
+    key_ready = 1;
+    return 0;
+}
+#endif
+
+int mp_tracer_start(void)
+{
+    if (running) {
+        return 0;
+    }
+    running = 1;
+    if (start_events() < 0) {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        (void)stop_events();
+        PyErr_Clear();
+        PyErr_Restore(exc_type, exc_value, exc_tb);
+        running = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int mp_tracer_stop(void)
+{
+    if (!running) {
+        return 0;
+    }
+    int rc = stop_events();
+    running = 0;
+    epoch++;
+    return rc;
+}
