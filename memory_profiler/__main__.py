@@ -102,15 +102,21 @@ def _open_output(path):
 
 
 def _user_traceback(tb):
-    """Drop our own and runpy's frames from the top of a traceback."""
+    """The traceback without our own and runpy's frames (tb_next is writable),
+    so the user sees what `python script.py` would show."""
     import runpy
-    ours = (_HERE, os.path.dirname(os.path.abspath(runpy.__file__)))
+    runpy_file = os.path.abspath(runpy.__file__)
+    kept = []
     while tb is not None:
         fn = os.path.abspath(tb.tb_frame.f_code.co_filename)
-        if not (fn.startswith(ours[0] + os.sep) or fn == os.path.abspath(runpy.__file__)):
-            break
+        if not (fn.startswith(_HERE + os.sep) or fn == runpy_file):
+            kept.append(tb)
         tb = tb.tb_next
-    return tb
+    for a, b in zip(kept, kept[1:]):
+        a.tb_next = b
+    if kept:
+        kept[-1].tb_next = None
+    return kept[0] if kept else None
 
 
 def _pdb_on_exceed(limit):
@@ -122,6 +128,34 @@ def _pdb_on_exceed(limit):
         sys.stdout.flush()
         pdb.Pdb().set_trace(frame)
     return enter
+
+
+_SPAWN_PRELUDE = (
+    "import builtins\n"
+    "def _mp_noop_profile(func=None, *a, **k):\n"
+    "    return func if callable(func) else (lambda f: f)\n"
+    "builtins.__dict__.setdefault('profile', _mp_noop_profile)\n"
+)
+
+
+def _let_spawned_children_see_profile():
+    """multiprocessing's spawn and forkserver children re-import the script
+    (as __mp_main__) in a fresh interpreter, where `@profile` would be a
+    NameError: give them a pass-through `profile`, as the reference's users
+    had to by hand. Their memory shows with --include-children."""
+    try:
+        import multiprocessing.spawn as spawn
+    except ImportError:
+        return
+    original = spawn.get_command_line
+
+    def get_command_line(**kwds):
+        cmd = list(original(**kwds))
+        if "-c" in cmd:
+            i = cmd.index("-c") + 1
+            cmd[i] = _SPAWN_PRELUDE + cmd[i]
+        return cmd
+    spawn.get_command_line = get_command_line
 
 
 def main(argv=None):
@@ -142,6 +176,7 @@ def main(argv=None):
         if args.max_mem is not None:
             prof.on_exceed = _pdb_on_exceed(args.max_mem)
     builtins.profile = prof
+    _let_spawned_children_see_profile()
 
     failure = None
     try:
@@ -164,7 +199,9 @@ def main(argv=None):
             if out is not sys.stdout:
                 out.close()
     if failure is not None:
-        sys.excepthook(type(failure), failure, _user_traceback(failure.__traceback__))
+        tb = _user_traceback(failure.__traceback__)
+        failure.__traceback__ = tb  # what the default excepthook displays
+        sys.excepthook(type(failure), failure, tb)
         sys.stderr.flush()
         if isinstance(failure, KeyboardInterrupt):
             # Die by SIGINT, as Python itself does, so the caller sees it.

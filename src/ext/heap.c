@@ -30,6 +30,10 @@ static _Atomic int64_t current_bytes;
 static _Atomic int64_t allocated_bytes;
 static int active;                       /* GIL */
 
+/* Set while this thread is inside a hook: the OBJ and MEM allocators fall
+ * through to RAW for large blocks, which must not be counted twice. */
+static _Thread_local int in_hook;
+
 static void note_alloc(void *ptr, size_t size)
 {
     if (ptr == NULL) {
@@ -61,36 +65,57 @@ static void note_free(void *ptr)
 static void *hook_malloc(void *ctx, size_t size)
 {
     hook_t *h = ctx;
+    if (in_hook) {
+        return h->saved.malloc(h->saved.ctx, size);
+    }
+    in_hook = 1;
     void *p = h->saved.malloc(h->saved.ctx, size);
     note_alloc(p, size);
+    in_hook = 0;
     return p;
 }
 
 static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     hook_t *h = ctx;
+    if (in_hook) {
+        return h->saved.calloc(h->saved.ctx, nelem, elsize);
+    }
+    in_hook = 1;
     void *p = h->saved.calloc(h->saved.ctx, nelem, elsize);
     note_alloc(p, nelem * elsize); /* the allocator checked the overflow */
+    in_hook = 0;
     return p;
 }
 
 static void *hook_realloc(void *ctx, void *ptr, size_t size)
 {
     hook_t *h = ctx;
+    if (in_hook) {
+        return h->saved.realloc(h->saved.ctx, ptr, size);
+    }
+    in_hook = 1;
     void *p = h->saved.realloc(h->saved.ctx, ptr, size);
     if (p != NULL || size == 0) {
         note_free(ptr);
         note_alloc(p, size);
     }
+    in_hook = 0;
     return p;
 }
 
 static void hook_free(void *ctx, void *ptr)
 {
     hook_t *h = ctx;
+    if (in_hook) {
+        h->saved.free(h->saved.ctx, ptr);
+        return;
+    }
+    in_hook = 1;
     /* Forget the address before it can be handed out again by another thread. */
     note_free(ptr);
     h->saved.free(h->saved.ctx, ptr);
+    in_hook = 0;
 }
 
 /* A child forked while another thread held map_lock would deadlock on its

@@ -1,0 +1,281 @@
+/* Unit tests of src/core (Check). Run from tests/c: fixtures/proc is a fake
+ * procfs: 4242 has children 4243 and 4244; 4244 is a kernel thread without
+ * Vm lines. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mp_clock.h"
+#include "mp_meter.h"
+#include "mp_proc.h"
+#include "mp_ptrmap.h"
+#include "mp_report.h"
+
+#define ROOT "fixtures/proc"
+
+/* ------------------------------------------------------------ parsers */
+
+START_TEST(statm_parses_resident_pages)
+{
+    int64_t b = 0;
+    ck_assert_int_eq(mp_proc_parse_statm("12345 2560 512 100 0 3000 0\n", 4096, &b), 0);
+    ck_assert_int_eq(b, 2560 * 4096);
+}
+END_TEST
+
+START_TEST(statm_rejects_garbage)
+{
+    int64_t b = 0;
+    ck_assert_int_eq(mp_proc_parse_statm("", 4096, &b), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(mp_proc_parse_statm("12 x", 4096, &b), -1);
+    ck_assert_int_eq(mp_proc_parse_statm("12 -5", 4096, &b), -1);
+    ck_assert_int_eq(mp_proc_parse_statm("1 99999999999999999999", 4096, &b), -1);
+    ck_assert_int_eq(mp_proc_parse_statm("1 9223372036854775807", 4096, &b), -1);
+}
+END_TEST
+
+START_TEST(stat_skips_odd_command_names)
+{
+    int64_t b = 0;
+    const char *s = "7 (a) b ) c) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 5000 77 0\n";
+    ck_assert_int_eq(mp_proc_parse_stat_rss(s, 4096, &b), 0);
+    ck_assert_int_eq(b, 77 * 4096);
+    ck_assert_int_eq(mp_proc_parse_stat_rss("7 (no closing paren S 1", 4096, &b), -1);
+    ck_assert_int_eq(mp_proc_parse_stat_rss("7 (short) S 1 2 3\n", 4096, &b), -1);
+}
+END_TEST
+
+START_TEST(smaps_rollup_gives_pss_and_uss)
+{
+    char buf[4096];
+    mp_smaps_t sm;
+    ck_assert_int_ge(mp_proc_read_file(ROOT "/4242/smaps_rollup", buf, sizeof(buf)), 0);
+    ck_assert_int_eq(mp_proc_parse_smaps(buf, &sm), 0);
+    ck_assert_int_eq(sm.rss, 10240 * 1024);
+    ck_assert_int_eq(sm.pss, 8192 * 1024);
+    ck_assert_int_eq(sm.uss, (1024 + 7168) * 1024);
+    ck_assert_int_eq(sm.swap, 12 * 1024);
+    /* "Pss_Anon" must not be taken for "Pss". */
+    ck_assert_int_eq(mp_proc_parse_smaps("Pss_Anon: 5 kB\nRss: 1 kB\n", &sm), -1);
+}
+END_TEST
+
+START_TEST(status_gives_peak_and_current)
+{
+    int64_t hwm = 0, rss = 0;
+    ck_assert_int_eq(mp_proc_status_peak(ROOT, 4242, &hwm, &rss), 0);
+    ck_assert_int_eq(hwm, 204800 * 1024);
+    ck_assert_int_eq(rss, 10240 * 1024);
+    ck_assert_int_eq(mp_proc_status_peak(ROOT, 4244, &hwm, &rss), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ readers */
+
+START_TEST(readers_use_the_given_root)
+{
+    int64_t b = 0;
+    ck_assert_int_eq(mp_proc_rss(ROOT, 4242, &b), 0);
+    ck_assert_int_eq(b, 2560 * sysconf(_SC_PAGESIZE));
+    ck_assert_int_eq(mp_proc_stat_rss(ROOT, 4242, &b), 0);
+    ck_assert_int_eq(b, 2560 * sysconf(_SC_PAGESIZE));
+}
+END_TEST
+
+START_TEST(missing_process_is_enoent)
+{
+    int64_t b = 0;
+    ck_assert_int_eq(mp_proc_rss(ROOT, 999999, &b), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(descendants_breadth_first)
+{
+    pid_t kids[8];
+    size_t n = 0;
+    ck_assert_int_eq(mp_proc_descendants(ROOT, 4242, kids, 8, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(kids[0], 4243);
+    ck_assert_int_eq(kids[1], 4244);
+    /* The cap is honoured. */
+    ck_assert_int_eq(mp_proc_descendants(ROOT, 4242, kids, 1, &n), 0);
+    ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
+START_TEST(real_self_rss_is_plausible)
+{
+    int64_t a = 0, b = 0;
+    ck_assert_int_eq(mp_meter_self_rss(&a), 0);
+    ck_assert_int_eq(mp_meter_read(MP_BACKEND_RSS, 0, 0, &b), 0);
+    ck_assert(a > 100 * 1024 && a < (int64_t)1 << 40);
+    /* Touch 32 MiB: RSS must grow by about that much. */
+    size_t n = 32u << 20;
+    char *volatile p = malloc(n); /* volatile: keep the compiler from eliding it */
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i += 4096) {
+        p[i] = 1;
+    }
+    ck_assert_int_eq(mp_meter_self_rss(&b), 0);
+    ck_assert_int_ge(b - a, (int64_t)30 << 20);
+    free(p);
+}
+END_TEST
+
+START_TEST(backend_names_round_trip)
+{
+    for (int i = 0; i < MP_BACKEND_COUNT; i++) {
+        ck_assert_int_eq(mp_backend_from_name(mp_backend_name((mp_backend_t)i)), i);
+    }
+    ck_assert_int_eq(mp_backend_from_name("nope"), -1);
+    ck_assert_str_eq(mp_backend_name(MP_BACKEND_HEAP), "tracemalloc");
+}
+END_TEST
+
+/* ------------------------------------------------------------ ptrmap */
+
+START_TEST(ptrmap_put_take)
+{
+    mp_ptrmap_t *m = mp_ptrmap_new();
+    size_t sz = 0;
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(mp_ptrmap_put(m, (void *)0x1000, 10), 0);
+    ck_assert_int_eq(mp_ptrmap_put(m, (void *)0x1000, 12), 0); /* replace */
+    ck_assert_uint_eq(mp_ptrmap_count(m), 1);
+    ck_assert_int_eq(mp_ptrmap_get(m, (void *)0x1000, &sz), 1);
+    ck_assert_uint_eq(sz, 12);
+    ck_assert_int_eq(mp_ptrmap_take(m, (void *)0x2000, &sz), 0);
+    ck_assert_int_eq(mp_ptrmap_take(m, (void *)0x1000, &sz), 1);
+    ck_assert_uint_eq(sz, 12);
+    ck_assert_int_eq(mp_ptrmap_take(m, (void *)0x1000, &sz), 0);
+    ck_assert_uint_eq(mp_ptrmap_count(m), 0);
+    mp_ptrmap_free(m);
+    mp_ptrmap_free(NULL);
+}
+END_TEST
+
+START_TEST(ptrmap_churn_matches_a_model)
+{
+    /* Random puts and takes against a plain array model; exercises growth
+     * and backward-shift deletion across probe runs. */
+    enum { N = 20000 };
+    static size_t model[N];
+    mp_ptrmap_t *m = mp_ptrmap_new();
+    srand(12345);
+    for (int step = 0; step < 400000; step++) {
+        int k = rand() % N;
+        const void *p = (const void *)(uintptr_t)(0x10000 + (uintptr_t)k * 16);
+        size_t sz = 0;
+        if (rand() % 2) {
+            size_t v = (size_t)(rand() % 1000) + 1;
+            ck_assert_int_eq(mp_ptrmap_put(m, p, v), 0);
+            model[k] = v;
+        } else {
+            int had = mp_ptrmap_take(m, p, &sz);
+            ck_assert_int_eq(had, model[k] != 0);
+            if (had) {
+                ck_assert_uint_eq(sz, model[k]);
+            }
+            model[k] = 0;
+        }
+    }
+    size_t live = 0;
+    for (int k = 0; k < N; k++) {
+        size_t sz = 0;
+        const void *p = (const void *)(uintptr_t)(0x10000 + (uintptr_t)k * 16);
+        ck_assert_int_eq(mp_ptrmap_get(m, p, &sz), model[k] != 0);
+        live += model[k] != 0;
+    }
+    ck_assert_uint_eq(mp_ptrmap_count(m), live);
+    mp_ptrmap_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ report */
+
+START_TEST(report_header_and_separator)
+{
+    char buf[128];
+    ck_assert_int_eq(mp_report_header(buf, sizeof(buf)), 61);
+    ck_assert_str_eq(buf, "Line #    Mem usage    Increment  Occurrences   Line Contents");
+    ck_assert_int_eq(mp_report_separator(buf, sizeof(buf)), 61);
+    ck_assert_uint_eq(strspn(buf, "="), 61);
+}
+END_TEST
+
+START_TEST(report_rows_match_the_reference_layout)
+{
+    char buf[256];
+    mp_report_row_prefix(buf, sizeof(buf), 3, 21.1484375, 7.6328125, 1, 3);
+    ck_assert_str_eq(buf, "     3   21.148 MiB    7.633 MiB           1   ");
+    mp_report_row_prefix(buf, sizeof(buf), 5, 21.1, -152.59, 1, 1);
+    ck_assert_str_eq(buf, "     5     21.1 MiB   -152.6 MiB           1   ");
+    mp_report_blank_prefix(buf, sizeof(buf), 2);
+    ck_assert_uint_eq(strlen(buf), 6 + 41);
+    ck_assert_str_eq(buf, "     2                                         ");
+    /* Wide values overflow their column instead of being cut. */
+    mp_report_row_prefix(buf, sizeof(buf), 1234567, 123456789.0, 0.0, 12345678901LL, 3);
+    ck_assert_str_eq(buf, "1234567 123456789.000 MiB    0.000 MiB  12345678901   ");
+    ck_assert_int_eq(mp_report_mib(buf, sizeof(buf), 1.0, -1), -1);
+}
+END_TEST
+
+START_TEST(report_truncation_is_reported)
+{
+    char small[8];
+    int n = mp_report_row_prefix(small, sizeof(small), 3, 1.0, 1.0, 1, 1);
+    ck_assert_int_gt(n, (int)sizeof(small));
+    ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+}
+END_TEST
+
+START_TEST(clock_is_monotonic_and_wall_is_recent)
+{
+    int64_t a = mp_clock_mono_ns(), b = mp_clock_mono_ns();
+    ck_assert(b >= a);
+    ck_assert(mp_clock_wall() > 1.6e9);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("proc");
+    tcase_add_test(tc, statm_parses_resident_pages);
+    tcase_add_test(tc, statm_rejects_garbage);
+    tcase_add_test(tc, stat_skips_odd_command_names);
+    tcase_add_test(tc, smaps_rollup_gives_pss_and_uss);
+    tcase_add_test(tc, status_gives_peak_and_current);
+    tcase_add_test(tc, readers_use_the_given_root);
+    tcase_add_test(tc, missing_process_is_enoent);
+    tcase_add_test(tc, descendants_breadth_first);
+    tcase_add_test(tc, real_self_rss_is_plausible);
+    tcase_add_test(tc, backend_names_round_trip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ptrmap");
+    tcase_add_test(tc, ptrmap_put_take);
+    tcase_add_test(tc, ptrmap_churn_matches_a_model);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("report");
+    tcase_add_test(tc, report_header_and_separator);
+    tcase_add_test(tc, report_rows_match_the_reference_layout);
+    tcase_add_test(tc, report_truncation_is_reported);
+    tcase_add_test(tc, clock_is_monotonic_and_wall_is_recent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(core_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
