@@ -64,6 +64,51 @@ int mp_meter_self_rss(int64_t *bytes)
     return mp_proc_parse_statm(buf, page_size, bytes);
 }
 
+/* Same caching as statm, for status and clear_refs. */
+static int status_fd = -1, clear_fd = -1;
+static pid_t status_pid = 0;
+static int64_t peak_ever;
+
+static int reopen(int *fd, const char *path, int flags)
+{
+    if (*fd >= 0) {
+        close(*fd);
+    }
+    *fd = open(path, flags | O_CLOEXEC);
+    return *fd < 0 ? -1 : 0;
+}
+
+int mp_meter_self_peak(int64_t *rss, int64_t *hwm, int reset)
+{
+    char buf[4096];
+    pid_t me = getpid();
+    if (status_fd < 0 || status_pid != me) {
+        if (reopen(&status_fd, MP_PROC_ROOT "/self/status", O_RDONLY) < 0) {
+            return -1;
+        }
+        (void)reopen(&clear_fd, MP_PROC_ROOT "/self/clear_refs", O_WRONLY);
+        status_pid = me;
+    }
+    if (mp_proc_pread(status_fd, buf, sizeof(buf)) < 0
+        || mp_proc_parse_status(buf, hwm, rss) < 0) {
+        return -1;
+    }
+    if (*hwm > peak_ever) {
+        peak_ever = *hwm;
+    }
+    if (reset && clear_fd >= 0) {
+        /* Failure only means the peak keeps growing: never fatal. */
+        ssize_t w = pwrite(clear_fd, "5", 1, 0);
+        (void)w;
+    }
+    return 0;
+}
+
+int64_t mp_meter_peak_ever(void)
+{
+    return peak_ever;
+}
+
 static int read_one(mp_backend_t b, int pid, int64_t *bytes)
 {
     mp_smaps_t sm;

@@ -37,4 +37,14 @@ int mp_meter_read(mp_backend_t b, int pid, int include_children, int64_t *bytes)
  * -1 with errno set. */
 int mp_meter_self_rss(int64_t *bytes);
 
+/* RSS and the kernel's peak RSS (VmHWM) of this process from
+ * /proc/self/status (cached descriptor), then, if reset is set, reset the
+ * peak to the current RSS (/proc/self/clear_refs, "5"). Resetting changes what
+ * getrusage(RUSAGE_SELF).ru_maxrss reports: mp_meter_peak_ever() keeps the
+ * highest peak seen across resets. Returns 0 or -1 with errno set. */
+int mp_meter_self_peak(int64_t *rss, int64_t *hwm, int reset);
+
+/* The highest VmHWM seen by mp_meter_self_peak (0 if never called). */
+int64_t mp_meter_peak_ever(void);
+
 #endif

@@ -22,6 +22,31 @@ int mp_report_separator(char *out, size_t cap);
 /* A memory figure as the report prints it: "{mib:{p+4}.{p}f} MiB". */
 int mp_report_mib(char *out, size_t cap, double mib, int precision);
 
+/* Optional columns, in the order they are printed after Occurrences. */
+#define MP_REPORT_PEAK 1      /* "Peak": highest memory while the line ran */
+#define MP_REPORT_HEAP 2      /* "Heap net" and "Heap alloc": Python-heap bytes */
+
+/* The header row with the optional columns in cols (0: the reference's). */
+int mp_report_header_cols(char *out, size_t cap, int cols);
+
+/* Extra figures of a row, in MiB, for the columns in cols. */
+typedef struct {
+    double peak;
+    double heap_net;
+    double heap_alloc;
+} mp_report_extra_t;
+
+/* The separator for a header with cols. */
+int mp_report_separator_cols(char *out, size_t cap, int cols);
+
+/* A measured row's prefix with the optional columns (cols may be 0). */
+int mp_report_row_prefix_cols(char *out, size_t cap, long lineno, double mem_mib,
+                              double inc_mib, long long occurrences, int precision,
+                              int cols, const mp_report_extra_t *extra);
+
+/* A line that never ran, with room for the optional columns. */
+int mp_report_blank_prefix_cols(char *out, size_t cap, long lineno, int cols);
+
 /* The part of a measured row before the source text:
  * "{lineno:>6} {mem:>12} {inc:>12}  {occ:>10}   ". */
 int mp_report_row_prefix(char *out, size_t cap, long lineno, double mem_mib,

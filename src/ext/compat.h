@@ -14,6 +14,18 @@
 #define MP_USE_MONITORING 0
 #endif
 
+/* A small non-negative int argument of a sys.monitoring callback (a line
+ * number or an offset): 3.12's compact-int accessors skip the general path. */
+#if PY_VERSION_HEX >= 0x030C0000
+static inline int mp_small_int(PyObject *o)
+{
+    if (PyLong_CheckExact(o) && PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+        return (int)PyUnstable_Long_CompactValue((PyLongObject *)o);
+    }
+    return (int)PyLong_AsLong(o);
+}
+#endif
+
 #if PY_VERSION_HEX < 0x03090000
 static inline PyCodeObject *PyFrame_GetCode(PyFrameObject *frame)
 {
@@ -61,6 +73,20 @@ static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject 
  * cpython/pystate.h header) on these versions. */
 #define MP_TSTATE_TRACEFUNC(ts) ((ts)->c_tracefunc)
 #define MP_TSTATE_TRACEOBJ(ts) ((ts)->c_traceobj)
+
+/* The frame's code object, borrowed (the frame holds it): a field read up
+ * to 3.10, the public getter (new reference, dropped at once) after. */
+#if PY_VERSION_HEX < 0x030B0000
+#define MP_FRAME_CODE_BORROWED(frame) ((frame)->f_code)
+#else
+static inline PyCodeObject *mp_frame_code_borrowed(PyFrameObject *frame)
+{
+    PyCodeObject *c = PyFrame_GetCode(frame);
+    Py_DECREF(c);
+    return c;
+}
+#define MP_FRAME_CODE_BORROWED(frame) mp_frame_code_borrowed(frame)
+#endif
 
 /* Stop line events for one frame of code we do not profile, when nobody else
  * traces: possible through a public field up to 3.10 only. */

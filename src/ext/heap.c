@@ -1,21 +1,27 @@
-/* Allocator hooks for exact Python-heap bytes. The wrappers forward to the
- * allocators saved at start (ctx points at them) and keep a map from block
- * address to size, so frees subtract exactly what was added. Blocks that
- * existed before the hooks are unknown to the map: freeing them changes
- * nothing, so the figure is "net bytes allocated since profiling began".
+/* Allocator hooks: see heap.h.
  *
- * RAW-domain calls happen without the GIL, so the map is guarded by a mutex;
- * the map's own memory comes from calloc, never from the hooked allocators. */
+ * The wrappers forward to the allocators saved when they were installed (ctx
+ * points at them). Exact accounting keeps block sizes in two address maps:
+ * one for MEM and OBJ, whose callers hold the GIL (no lock needed), one for
+ * RAW, called without the GIL, under a mutex. Blocks that existed before
+ * accounting began are unknown to the maps: freeing them changes nothing, so
+ * the figure is "net bytes allocated since profiling began". The maps' own
+ * memory comes from calloc, never from the hooked allocators. */
 #include "heap.h"
 
+#include "../core/mp_alloc.h"
 #include "../core/mp_ptrmap.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+atomic_int mp_heap_due;
 
 typedef struct {
     PyMemAllocatorEx saved;
     PyMemAllocatorDomain domain;
+    int installed;
 } hook_t;
 
 static hook_t hooks[3] = {
@@ -24,42 +30,90 @@ static hook_t hooks[3] = {
     {.domain = PYMEM_DOMAIN_OBJ},
 };
 
-static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-static mp_ptrmap_t *map;                 /* map_lock */
+static int watch_users;                  /* GIL */
+static int account_users;                /* GIL */
+static atomic_int accounting;            /* read by the hooks */
+
+static pthread_mutex_t raw_lock = PTHREAD_MUTEX_INITIALIZER;
+static mp_ptrmap_t *raw_map;             /* raw_lock */
+static mp_ptrmap_t *gil_map;             /* GIL (MEM and OBJ domains) */
 static _Atomic int64_t current_bytes;
 static _Atomic int64_t allocated_bytes;
-static int active;                       /* GIL */
+
+/* Large-block traffic since the last signal (RAW domain). */
+#define WATCH_THRESHOLD (256 * 1024)
+static _Atomic int64_t churn;
 
 /* Set while this thread is inside a hook: the OBJ and MEM allocators fall
  * through to RAW for large blocks, which must not be counted twice. */
-static _Thread_local int in_hook;
+static _Thread_local int in_hook __attribute__((tls_model("initial-exec")));
 
-static void note_alloc(void *ptr, size_t size)
+static inline void add_churn(size_t n)
+{
+    if (atomic_fetch_add_explicit(&churn, (int64_t)n, memory_order_relaxed) + (int64_t)n
+        >= WATCH_THRESHOLD) {
+        atomic_store_explicit(&churn, 0, memory_order_relaxed);
+        atomic_store_explicit(&mp_heap_due, 1, memory_order_relaxed);
+    }
+}
+
+static void note_alloc(hook_t *h, void *ptr, size_t size)
 {
     if (ptr == NULL) {
         return;
     }
-    pthread_mutex_lock(&map_lock);
-    int ok = (map != NULL && mp_ptrmap_put(map, ptr, size) == 0);
-    pthread_mutex_unlock(&map_lock);
+    if (h->domain == PYMEM_DOMAIN_RAW) {
+        add_churn(size);
+    }
+    if (!atomic_load_explicit(&accounting, memory_order_relaxed)) {
+        return;
+    }
+    int ok;
+    if (h->domain == PYMEM_DOMAIN_RAW) {
+        pthread_mutex_lock(&raw_lock);
+        ok = raw_map != NULL && mp_ptrmap_put(raw_map, ptr, size) == 0;
+        pthread_mutex_unlock(&raw_lock);
+    } else {
+        ok = gil_map != NULL && mp_ptrmap_put(gil_map, ptr, size) == 0;
+    }
     if (ok) {
         atomic_fetch_add_explicit(&current_bytes, (int64_t)size, memory_order_relaxed);
         atomic_fetch_add_explicit(&allocated_bytes, (int64_t)size, memory_order_relaxed);
     }
 }
 
-static void note_free(void *ptr)
+/* RAW blocks come straight from malloc unless a debug allocator wraps them
+ * (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses point
+ * inside malloc's blocks and malloc_usable_size must not be asked. */
+static int raw_is_malloc;                /* set at install, GIL */
+#define UNKNOWN_FREE_SIZE 4096
+
+/* Returns the size removed from the accounting map (0 if unknown). */
+static size_t note_free(hook_t *h, void *ptr)
 {
     size_t size = 0;
+    int known = 0;
     if (ptr == NULL) {
-        return;
+        return 0;
     }
-    pthread_mutex_lock(&map_lock);
-    int known = (map != NULL && mp_ptrmap_take(map, ptr, &size));
-    pthread_mutex_unlock(&map_lock);
+    if (h->domain == PYMEM_DOMAIN_RAW) {
+        add_churn(raw_is_malloc ? mp_alloc_usable_size(ptr) : UNKNOWN_FREE_SIZE);
+    }
+    if (!atomic_load_explicit(&accounting, memory_order_relaxed)) {
+        return 0;
+    }
+    if (h->domain == PYMEM_DOMAIN_RAW) {
+        pthread_mutex_lock(&raw_lock);
+        known = raw_map != NULL && mp_ptrmap_take(raw_map, ptr, &size);
+        pthread_mutex_unlock(&raw_lock);
+    } else {
+        known = gil_map != NULL && mp_ptrmap_take(gil_map, ptr, &size);
+    }
     if (known) {
         atomic_fetch_sub_explicit(&current_bytes, (int64_t)size, memory_order_relaxed);
+        return size;
     }
+    return 0;
 }
 
 static void *hook_malloc(void *ctx, size_t size)
@@ -70,7 +124,7 @@ static void *hook_malloc(void *ctx, size_t size)
     }
     in_hook = 1;
     void *p = h->saved.malloc(h->saved.ctx, size);
-    note_alloc(p, size);
+    note_alloc(h, p, size);
     in_hook = 0;
     return p;
 }
@@ -83,7 +137,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
     }
     in_hook = 1;
     void *p = h->saved.calloc(h->saved.ctx, nelem, elsize);
-    note_alloc(p, nelem * elsize); /* the allocator checked the overflow */
+    note_alloc(h, p, nelem * elsize); /* the allocator checked the overflow */
     in_hook = 0;
     return p;
 }
@@ -95,10 +149,14 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
         return h->saved.realloc(h->saved.ctx, ptr, size);
     }
     in_hook = 1;
+    /* Forget the old address first: once realloc returns, another thread
+     * may be handed it again. */
+    size_t old = note_free(h, ptr);
     void *p = h->saved.realloc(h->saved.ctx, ptr, size);
-    if (p != NULL || size == 0) {
-        note_free(ptr);
-        note_alloc(p, size);
+    if (p != NULL) {
+        note_alloc(h, p, size);
+    } else if (old != 0) {
+        note_alloc(h, ptr, old); /* failed: the old block lives on */
     }
     in_hook = 0;
     return p;
@@ -112,79 +170,157 @@ static void hook_free(void *ctx, void *ptr)
         return;
     }
     in_hook = 1;
-    /* Forget the address before it can be handed out again by another thread. */
-    note_free(ptr);
+    note_free(h, ptr);
     h->saved.free(h->saved.ctx, ptr);
     in_hook = 0;
 }
 
-/* A child forked while another thread held map_lock would deadlock on its
+static void install(hook_t *h)
+{
+    if (h->installed) {
+        return;
+    }
+    PyMem_GetAllocator(h->domain, &h->saved);
+    PyMemAllocatorEx a = {
+        .ctx = h,
+        .malloc = hook_malloc,
+        .calloc = hook_calloc,
+        .realloc = hook_realloc,
+        .free = hook_free,
+    };
+    PyMem_SetAllocator(h->domain, &a);
+    h->installed = 1;
+}
+
+static void uninstall(hook_t *h)
+{
+    if (!h->installed) {
+        return;
+    }
+    PyMem_SetAllocator(h->domain, &h->saved);
+    h->installed = 0;
+}
+
+/* A child forked while another thread held raw_lock would deadlock on its
  * first allocation: hold the lock across fork and release it on both sides. */
-static void fork_prepare(void) { pthread_mutex_lock(&map_lock); }
-static void fork_release(void) { pthread_mutex_unlock(&map_lock); }
+static void fork_prepare(void) { pthread_mutex_lock(&raw_lock); }
+static void fork_release(void) { pthread_mutex_unlock(&raw_lock); }
+
+static void ensure_atfork(void)
+{
+    static int done;
+    if (!done) {
+        pthread_atfork(fork_prepare, fork_release, fork_release);
+        done = 1;
+    }
+}
+
+/* Whether RAW hands out malloc's own blocks (see raw_is_malloc). */
+static int detect_raw_is_malloc(void)
+{
+    const char *env = getenv("PYTHONMALLOC");
+    if (env != NULL && strstr(env, "debug") != NULL) {
+        return 0;
+    }
+    PyObject *sys = PyImport_ImportModule("sys");
+    if (sys == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int debug_build = PyObject_HasAttrString(sys, "gettotalrefcount");
+    int dev = 0;
+    PyObject *flags = PyObject_GetAttrString(sys, "flags");
+    PyObject *dm = flags ? PyObject_GetAttrString(flags, "dev_mode") : NULL;
+    if (dm != NULL) {
+        dev = PyObject_IsTrue(dm) == 1;
+    }
+    Py_XDECREF(dm);
+    Py_XDECREF(flags);
+    Py_DECREF(sys);
+    PyErr_Clear();
+    return !debug_build && !dev;
+}
+
+int mp_heap_watch_start(void)
+{
+    ensure_atfork();
+    if (!hooks[0].installed) {
+        raw_is_malloc = detect_raw_is_malloc();
+    }
+    if (watch_users++ == 0) {
+        install(&hooks[0]);
+    }
+    return 0;
+}
+
+void mp_heap_watch_stop(void)
+{
+    if (watch_users > 0 && --watch_users == 0 && account_users == 0) {
+        uninstall(&hooks[0]);
+    }
+}
 
 int mp_heap_start(void)
 {
-    static int atfork_done;
-    if (active) {
+    ensure_atfork();
+    if (account_users > 0) {
+        account_users++;
         return 0;
     }
-    if (!atfork_done) {
-        pthread_atfork(fork_prepare, fork_release, fork_release);
-        atfork_done = 1;
-    }
-    pthread_mutex_lock(&map_lock);
-    map = mp_ptrmap_new();
-    pthread_mutex_unlock(&map_lock);
-    if (map == NULL) {
+    mp_ptrmap_t *r = mp_ptrmap_new(), *g = mp_ptrmap_new();
+    if (r == NULL || g == NULL) {
+        mp_ptrmap_free(r);
+        mp_ptrmap_free(g);
         PyErr_NoMemory();
         return -1;
     }
+    pthread_mutex_lock(&raw_lock);
+    raw_map = r;
+    pthread_mutex_unlock(&raw_lock);
+    gil_map = g;
     atomic_store(&current_bytes, 0);
     atomic_store(&allocated_bytes, 0);
-    for (int i = 0; i < 3; i++) {
-        PyMem_GetAllocator(hooks[i].domain, &hooks[i].saved);
+    atomic_store(&accounting, 1);
+    if (!hooks[0].installed) {
+        raw_is_malloc = detect_raw_is_malloc();
     }
     for (int i = 0; i < 3; i++) {
-        PyMemAllocatorEx a = {
-            .ctx = &hooks[i],
-            .malloc = hook_malloc,
-            .calloc = hook_calloc,
-            .realloc = hook_realloc,
-            .free = hook_free,
-        };
-        PyMem_SetAllocator(hooks[i].domain, &a);
+        install(&hooks[i]);
     }
-    active = 1;
+    account_users = 1;
     return 0;
 }
 
 void mp_heap_stop(void)
 {
-    if (!active) {
+    if (account_users == 0 || --account_users > 0) {
         return;
     }
-    for (int i = 0; i < 3; i++) {
-        PyMem_SetAllocator(hooks[i].domain, &hooks[i].saved);
+    atomic_store(&accounting, 0);
+    uninstall(&hooks[1]);
+    uninstall(&hooks[2]);
+    if (watch_users == 0) {
+        uninstall(&hooks[0]);
     }
-    active = 0;
-    pthread_mutex_lock(&map_lock);
-    mp_ptrmap_free(map);
-    map = NULL;
-    pthread_mutex_unlock(&map_lock);
+    pthread_mutex_lock(&raw_lock);
+    mp_ptrmap_free(raw_map);
+    raw_map = NULL;
+    pthread_mutex_unlock(&raw_lock);
+    mp_ptrmap_free(gil_map);
+    gil_map = NULL;
 }
 
 int mp_heap_active(void)
 {
-    return active;
+    return account_users > 0;
 }
 
 int64_t mp_heap_current(void)
 {
-    return active ? atomic_load_explicit(&current_bytes, memory_order_relaxed) : 0;
+    return account_users > 0 ? atomic_load_explicit(&current_bytes, memory_order_relaxed) : 0;
 }
 
 int64_t mp_heap_allocated(void)
 {
-    return active ? atomic_load_explicit(&allocated_bytes, memory_order_relaxed) : 0;
+    return account_users > 0 ? atomic_load_explicit(&allocated_bytes, memory_order_relaxed) : 0;
 }

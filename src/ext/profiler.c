@@ -11,29 +11,27 @@
 
 static PyTypeObject *profiler_type; /* owned */
 
-void mp_profiler_record(mp_profiler_t *p, Py_ssize_t idx, int line, int64_t delta, int64_t after)
+static mp_row_t *grow_rows(mp_block_t *b, int i)
+{
+    /* A line past the block inspect found (source edited meanwhile). */
+    mp_row_t *nr = realloc(b->rows, (size_t)(i + 1) * sizeof(mp_row_t));
+    if (nr == NULL) {
+        return NULL;
+    }
+    memset(nr + b->nlines, 0, (size_t)(i + 1 - b->nlines) * sizeof(mp_row_t));
+    b->rows = nr;
+    b->nlines = i + 1;
+    return &nr[i];
+}
+
+mp_row_t *mp_profiler_row(mp_profiler_t *p, Py_ssize_t idx, int line)
 {
     mp_block_t *b = &p->blocks[idx];
     int i = line - b->first_line;
     if (i < 0) {
-        return;
+        return NULL;
     }
-    if (i >= b->nlines) {
-        /* A line past the block inspect found (should not happen): grow. */
-        mp_row_t *nr = realloc(b->rows, (size_t)(i + 1) * sizeof(mp_row_t));
-        if (nr == NULL) {
-            return;
-        }
-        memset(nr + b->nlines, 0, (size_t)(i + 1 - b->nlines) * sizeof(mp_row_t));
-        b->rows = nr;
-        b->nlines = i + 1;
-    }
-    mp_row_t *r = &b->rows[i];
-    r->inc += delta;
-    if (r->occ == 0 || after > r->mem) {
-        r->mem = after;
-    }
-    r->occ++;
+    return i < b->nlines ? &b->rows[i] : grow_rows(b, i);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -41,12 +39,39 @@ void mp_profiler_record(mp_profiler_t *p, Py_ssize_t idx, int line, int64_t delt
 static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
 {
     mp_profiler_t *p = (mp_profiler_t *)self;
-    static char *kwlist[] = {"backend", "include_children", "max_mem", NULL};
-    PyObject *backend = Py_None, *max_mem = Py_None;
-    int children = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OpO:LineProfiler", kwlist, &backend,
-                                     &children, &max_mem)) {
+    static char *kwlist[] = {"backend", "include_children", "max_mem", "exact", "columns",
+                             NULL};
+    PyObject *backend = Py_None, *max_mem = Py_None, *columns = Py_None;
+    int children = 0, exact = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OpOpO:LineProfiler", kwlist, &backend,
+                                     &children, &max_mem, &exact, &columns)) {
         return -1;
+    }
+    int cols = 0;
+    if (columns != Py_None) {
+        PyObject *it = PyObject_GetIter(columns);
+        PyObject *item;
+        if (it == NULL) {
+            return -1;
+        }
+        while ((item = PyIter_Next(it)) != NULL) {
+            const char *c = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+            if (c != NULL && strcmp(c, "peak") == 0) {
+                cols |= MP_COL_PEAK;
+            } else if (c != NULL && strcmp(c, "heap") == 0) {
+                cols |= MP_COL_HEAP;
+            } else {
+                PyErr_Format(PyExc_ValueError, "unknown column %R: choose from peak, heap", item);
+                Py_DECREF(item);
+                Py_DECREF(it);
+                return -1;
+            }
+            Py_DECREF(item);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
     }
     if (p->enabled) {
         PyErr_SetString(PyExc_RuntimeError, "cannot re-initialise an enabled LineProfiler");
@@ -64,6 +89,8 @@ static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     p->backend = b;
     p->include_children = children;
+    p->exact = exact;
+    p->columns = cols;
     p->max_mem = -1.0;
     if (max_mem != Py_None) {
         double mib = PyFloat_AsDouble(max_mem);
@@ -227,20 +254,19 @@ static int enable_now(mp_profiler_t *p)
         PyErr_SetString(PyExc_RuntimeError, "LineProfiler.__init__ was not called");
         return -1;
     }
-    if (p->backend == MP_BACKEND_HEAP && mp_heap_start() < 0) {
-        return -1;
-    }
     PyObject *code, *pidx;
     Py_ssize_t pos = 0;
+    if (mp_tracer_use(p, 1) < 0) {
+        return -1;
+    }
     p->enabled = 1;
-    mp_tracer_use_backend(p->backend, p->include_children, 1);
+    n_enabled++;
     while (PyDict_Next(p->codes, &pos, &code, &pidx)) {
         if (mp_tracer_subscribe(code, p, PyLong_AsSsize_t(pidx)) < 0) {
             disable_now(p);
             return -1;
         }
     }
-    n_enabled++;
     if (mp_tracer_start() < 0) {
         disable_now(p);
         return -1;
@@ -255,7 +281,7 @@ static void disable_now(mp_profiler_t *p)
     }
     p->enabled = 0;
     mp_tracer_unsubscribe_all(p);
-    mp_tracer_use_backend(p->backend, p->include_children, -1);
+    (void)mp_tracer_use(p, -1);
     if (--n_enabled == 0) {
         /* Keep an exception already in flight (dealloc during unwinding). */
         PyObject *et, *ev, *tb;
@@ -384,7 +410,8 @@ PyDoc_STRVAR(blocks_doc,
 "blocks()\n--\n\n"
 "The report's blocks in registration order: a list of (filename, code,\n"
 "first_line, rows) where rows has one entry per source line, either None\n"
-"(never ran) or (increment, mem_usage, occurrences) in MiB.");
+"(never ran) or (increment, mem_usage, occurrences, peak, heap_net,\n"
+"heap_alloc), memory in MiB (peak and heap are 0 unless their column is on).");
 
 static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
 {
@@ -403,8 +430,9 @@ static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
         }
         for (int j = 0; j < b->nlines; j++) {
             const mp_row_t *r = &b->rows[j];
-            PyObject *v = r->occ ? Py_BuildValue("(NNL)", mib(r->inc), mib(r->mem),
-                                                 (long long)r->occ)
+            PyObject *v = r->occ ? Py_BuildValue("(NNLNNN)", mib(r->inc), mib(r->mem),
+                                                 (long long)r->occ, mib(r->peak),
+                                                 mib(r->heap_net), mib(r->heap_alloc))
                                  : Py_NewRef(Py_None);
             if (v == NULL) {
                 Py_DECREF(rows);
@@ -447,9 +475,10 @@ static int write_text(PyObject *write, const char *text, PyObject *tail)
     return 0;
 }
 
-static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b, int precision)
+static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b, int precision,
+                       int cols)
 {
-    char buf[1200];
+    char buf[2400];
     int rc = -1;
     PyObject *lines = PyObject_CallOneArg(getlines, b->filename);
     if (lines == NULL || !PyList_Check(lines)) {
@@ -468,12 +497,12 @@ static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b,
         }
         Py_DECREF(with_nl);
     }
-    mp_report_header(buf, sizeof(buf));
+    mp_report_header_cols(buf, sizeof(buf), cols);
     strcat(buf, "\n");
     if (write_text(write, buf, NULL) < 0) {
         goto done;
     }
-    mp_report_separator(buf, sizeof(buf) - 1);
+    mp_report_separator_cols(buf, sizeof(buf) - 1, cols);
     strcat(buf, "\n");
     if (write_text(write, buf, NULL) < 0) {
         goto done;
@@ -483,10 +512,13 @@ static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b,
         long lineno = (long)b->first_line + i;
         int n;
         if (r->occ) {
-            n = mp_report_row_prefix(buf, sizeof(buf), lineno, (double)r->mem / MP_MIB,
-                                     (double)r->inc / MP_MIB, (long long)r->occ, precision);
+            mp_report_extra_t x = {(double)r->peak / MP_MIB, (double)r->heap_net / MP_MIB,
+                                   (double)r->heap_alloc / MP_MIB};
+            n = mp_report_row_prefix_cols(buf, sizeof(buf), lineno, (double)r->mem / MP_MIB,
+                                          (double)r->inc / MP_MIB, (long long)r->occ,
+                                          precision, cols, &x);
         } else {
-            n = mp_report_blank_prefix(buf, sizeof(buf), lineno);
+            n = mp_report_blank_prefix_cols(buf, sizeof(buf), lineno, cols);
         }
         if (n < 0 || (size_t)n >= sizeof(buf)) {
             PyErr_SetString(PyExc_ValueError, "precision too large");
@@ -562,7 +594,7 @@ PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw)
         for (int j = 0; j < b->nlines && !ran; j++) {
             ran = b->rows[j].occ != 0;
         }
-        if (ran && write_block(write, getlines, b, precision) < 0) {
+        if (ran && write_block(write, getlines, b, precision, p->columns) < 0) {
             goto done;
         }
     }
@@ -629,7 +661,31 @@ static int profiler_set_on_exceed(PyObject *self, PyObject *value, void *closure
     return 0;
 }
 
+static PyObject *profiler_get_exact(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((mp_profiler_t *)self)->exact);
+}
+
+static PyObject *profiler_get_columns(PyObject *self, void *closure)
+{
+    (void)closure;
+    int c = ((mp_profiler_t *)self)->columns;
+    if ((c & MP_COL_PEAK) && (c & MP_COL_HEAP)) {
+        return Py_BuildValue("(ss)", "peak", "heap");
+    }
+    if (c & MP_COL_PEAK) {
+        return Py_BuildValue("(s)", "peak");
+    }
+    if (c & MP_COL_HEAP) {
+        return Py_BuildValue("(s)", "heap");
+    }
+    return PyTuple_New(0);
+}
+
 static PyGetSetDef profiler_getset[] = {
+    {"exact", profiler_get_exact, NULL, "whether memory is read on every line event", NULL},
+    {"columns", profiler_get_columns, NULL, "the optional report columns", NULL},
     {"code_map", profiler_get_code_map, NULL,
      "{code: {lineno: (increment, mem_usage, occurrences)}} in MiB (a fresh copy)", NULL},
     {"backend", profiler_get_backend, NULL, "the memory backend's name", NULL},
@@ -661,7 +717,8 @@ static PyType_Slot profiler_slots[] = {
     {Py_tp_clear, (void *)profiler_clear},
     {Py_tp_methods, (void *)profiler_methods},
     {Py_tp_getset, (void *)profiler_getset},
-    {Py_tp_doc, (void *)"LineProfiler(backend='psutil', include_children=False, max_mem=None)\n"
+    {Py_tp_doc, (void *)"LineProfiler(backend='psutil', include_children=False, max_mem=None,\n"
+                        "             exact=False, columns=())\n"
                         "--\n\nRecords memory per source line of the functions added to it."},
     {0, NULL},
 };

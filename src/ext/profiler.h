@@ -9,10 +9,17 @@
 
 /* What one source line accumulated. Bytes; occ counts finished executions. */
 typedef struct {
-    int64_t inc;  /* sum over executions of (after - before) */
-    int64_t mem;  /* highest reading seen right after the line */
+    int64_t inc;        /* sum over executions of (after - before) */
+    int64_t mem;        /* highest reading seen right after the line */
     int64_t occ;
+    int64_t peak;       /* highest reading while the line ran (peak column) */
+    int64_t heap_net;   /* Python-heap bytes allocated - freed (heap column) */
+    int64_t heap_alloc; /* Python-heap bytes allocated (heap column) */
 } mp_row_t;
+
+/* Optional columns (bit mask). */
+#define MP_COL_PEAK 1
+#define MP_COL_HEAP 2
 
 /* One top-level function registered with add_function: a block of the
  * report. Nested functions and comprehensions write into their parent's rows. */
@@ -35,13 +42,16 @@ typedef struct mp_profiler {
     int include_children;
     int enable_count;
     int enabled;          /* subscribed to the tracer */
+    int columns;          /* MP_COL_* */
+    int exact;            /* read memory on every line event */
     double max_mem;       /* bytes; < 0: no --pdb-mmem limit */
     int exceeded;         /* the limit fired once already */
     PyObject *on_exceed;  /* owned or NULL: called (frame, MiB) when over */
 } mp_profiler_t;
 
-/* Add delta/after to row `line` of block `idx`. GIL held. */
-void mp_profiler_record(mp_profiler_t *p, Py_ssize_t idx, int line, int64_t delta, int64_t after);
+/* The row of `line` in block idx (grown if past the end), or NULL for a
+ * line before the block. GIL held. */
+mp_row_t *mp_profiler_row(mp_profiler_t *p, Py_ssize_t idx, int line);
 
 /* Create the LineProfiler type and add it to module. 0 or -1. */
 int mp_profiler_add_type(PyObject *module);

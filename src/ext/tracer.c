@@ -5,6 +5,7 @@
 
 #include "heap.h"
 #include "../core/mp_ptrmap.h"
+#include "../core/mp_tick.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -35,11 +36,32 @@ static codeinfo_t *last_info;
 static int running;                /* events are being delivered */
 static uint64_t epoch = 1;         /* bumped on stop: thread stacks go stale */
 
-/* Slots: what is measured on every event, one per (backend, children) pair
- * in use by an enabled profiler. */
+/* Readings. A slot is one (backend, children) pair in use by an enabled
+ * profiler; SLOT_ALLOC is the heap column's allocated-bytes counter.
+ *
+ * Fast mode: RSS-like slots are read (a system call, ~1 us) only when a
+ * read is due: the tick thread's flag (every mp_tick period) or the heap
+ * watch's flag (large-block traffic) is up. Otherwise a line event reuses
+ * the last reading, so a line's change is attributed when the line ends
+ * after a due read; see the README for the bound. Counter slots (the heap)
+ * cost a load and are read on every event. Exact mode reads every event. */
 #define NSLOTS (MP_BACKEND_COUNT * 2)
-static int slot_users[NSLOTS];
-static unsigned used_mask;
+#define SLOT_ALLOC NSLOTS
+#define NVALS (NSLOTS + 1)
+#define SLOT_RSS 0              /* backend psutil, no children: has a peak */
+
+static int slot_users[NVALS];
+static unsigned used_mask;      /* slots in use */
+static unsigned syscall_mask;   /* of which need a system call to read */
+static unsigned counter_mask;   /* of which are cheap counters */
+static int exact_users, peak_users, heap_col_users;
+
+typedef struct {
+    int64_t v[NVALS];
+    uint64_t gen;               /* bumped whenever a value changes */
+} cache_t;
+
+static cache_t cache;           /* GIL */
 
 static inline int slot_of(int backend, int children)
 {
@@ -60,15 +82,19 @@ static inline codeinfo_t *lookup(PyObject *code)
     return last_info;
 }
 
-void mp_tracer_use_backend(int backend, int children, int delta)
+static void recompute_masks(void)
 {
-    int s = slot_of(backend, children);
-    slot_users[s] += delta;
-    if (slot_users[s] > 0) {
+    used_mask = syscall_mask = counter_mask = 0;
+    for (int s = 0; s < NVALS; s++) {
+        if (slot_users[s] <= 0) {
+            continue;
+        }
         used_mask |= 1u << s;
-    } else {
-        slot_users[s] = 0;
-        used_mask &= ~(1u << s);
+        if (s == SLOT_ALLOC || s / 2 == MP_BACKEND_HEAP) {
+            counter_mask |= 1u << s;
+        } else {
+            syscall_mask |= 1u << s;
+        }
     }
 }
 
@@ -88,8 +114,10 @@ typedef struct {
     void *frame;         /* identity of the frame (up to 3.11), else NULL */
     int line;            /* the line now running */
     int fresh;           /* no line event yet since start/resume */
-    unsigned valid;      /* slots whose start[] is meaningful */
-    int64_t start[NSLOTS];
+    uint64_t gen;        /* cache generation of start[] */
+    int64_t start[NVALS];
+    int64_t peak[NSLOTS];      /* highest reading while `line` ran */
+    int64_t life_peak[NSLOTS]; /* highest reading over the frame's life */
 } fstate_t;
 
 typedef struct {
@@ -98,7 +126,9 @@ typedef struct {
     uint64_t epoch;
 } tstack_t;
 
-static _Thread_local tstack_t *tls_stack;
+/* initial-exec: one load from the thread pointer, not a __tls_get_addr call
+ * per event (this is one pointer of static TLS). */
+static _Thread_local tstack_t *tls_stack __attribute__((tls_model("initial-exec")));
 static pthread_key_t stack_key;   /* frees a thread's stack when it ends */
 static int key_ready;
 
@@ -111,17 +141,25 @@ static void stack_destroy(void *p)
     }
 }
 
-static tstack_t *my_stack(void)
+static tstack_t *new_stack(void)
 {
-    tstack_t *st = tls_stack;
-    if (st == NULL) {
-        st = calloc(1, sizeof(*st));
-        if (st == NULL) {
-            return NULL;
-        }
+    tstack_t *st = calloc(1, sizeof(*st));
+    if (st != NULL) {
         st->epoch = epoch;
         tls_stack = st;
         pthread_setspecific(stack_key, st);
+    }
+    return st;
+}
+
+static inline tstack_t *my_stack(void)
+{
+    tstack_t *st = tls_stack;
+    if (st == NULL) {
+        st = new_stack();
+        if (st == NULL) {
+            return NULL;
+        }
     }
     if (st->epoch != epoch) {
         st->n = 0;
@@ -130,18 +168,99 @@ static tstack_t *my_stack(void)
     return st;
 }
 
-static void measure_all(int64_t now[NSLOTS])
+/* Read what is due into the cache. The top frame (if any) sees the
+ * readings and the kernel's peak in its peak[]. */
+static void refresh_slow(fstate_t *top);
+
+/* The common case costs two loads and a test. */
+static inline void refresh(fstate_t *top)
 {
-    for (int s = 0; s < NSLOTS; s++) {
-        if (used_mask & (1u << s)) {
-            int64_t v;
-            if (mp_tracer_measure(s / 2, s % 2, &v) == 0) {
-                now[s] = v;
+    if (exact_users == 0 && counter_mask == 0
+        && !atomic_load_explicit(&mp_tick_due, memory_order_relaxed)
+        && !atomic_load_explicit(&mp_heap_due, memory_order_relaxed)) {
+        return;
+    }
+    refresh_slow(top);
+}
+
+static void refresh_slow(fstate_t *top)
+{
+    int due = exact_users > 0;
+    if (atomic_load_explicit(&mp_tick_due, memory_order_relaxed)) {
+        if (mp_tick_alive()) {
+            atomic_store_explicit(&mp_tick_due, 0, memory_order_relaxed);
+        }
+        due = 1;
+    }
+    if (atomic_load_explicit(&mp_heap_due, memory_order_relaxed)) {
+        atomic_store_explicit(&mp_heap_due, 0, memory_order_relaxed);
+        due = 1;
+    }
+    int changed = 0;
+    int64_t hwm = -1;
+    if (due && syscall_mask) {
+        for (int s = 0; s < NSLOTS; s++) {
+            if (!(syscall_mask & (1u << s))) {
+                continue;
+            }
+            int64_t v, rss, h;
+            int rc;
+            if (s == SLOT_RSS && peak_users > 0) {
+                rc = mp_meter_self_peak(&rss, &h, 1);
+                v = rss;
+                hwm = h;
             } else {
-                now[s] = -1; /* unreadable: this event records nothing */
+                rc = mp_tracer_measure(s / 2, s % 2, &v);
+            }
+            if (rc == 0 && v != cache.v[s]) {
+                cache.v[s] = v;
+                changed = 1;
             }
         }
     }
+    if (counter_mask) {
+        int s = slot_of(MP_BACKEND_HEAP, 0);
+        int64_t cur = mp_heap_current();
+        if ((counter_mask & (3u << s)) && cur != cache.v[s]) {
+            cache.v[s] = cache.v[s + 1] = cur;
+            changed = 1;
+        }
+        int64_t al = mp_heap_allocated();
+        if ((counter_mask & (1u << SLOT_ALLOC)) && al != cache.v[SLOT_ALLOC]) {
+            cache.v[SLOT_ALLOC] = al;
+            changed = 1;
+        }
+    }
+    if (changed) {
+        cache.gen++;
+    }
+    if (top != NULL && (changed || hwm >= 0)) {
+        for (int s = 0; s < NSLOTS; s++) {
+            if (used_mask & (1u << s)) {
+                int64_t v = cache.v[s];
+                if (s == SLOT_RSS && hwm > v) {
+                    v = hwm;
+                }
+                if (v > top->peak[s]) {
+                    top->peak[s] = v;
+                }
+            }
+        }
+    }
+}
+
+static inline void reset_peak(fstate_t *f)
+{
+    if (peak_users > 0) {
+        memcpy(f->peak, cache.v, sizeof(f->peak));
+    }
+}
+
+static void begin_line(fstate_t *f)
+{
+    memcpy(f->start, cache.v, sizeof(f->start));
+    f->gen = cache.gen;
+    reset_peak(f);
 }
 
 static fstate_t *push(tstack_t *st, PyObject *code, void *frame, int line)
@@ -155,49 +274,111 @@ static fstate_t *push(tstack_t *st, PyObject *code, void *frame, int line)
         st->v = nv;
         st->cap = ncap;
     }
+    refresh(st->n ? &st->v[st->n - 1] : NULL);
     fstate_t *f = &st->v[st->n++];
     f->code = code;
     f->frame = frame;
     f->line = line;
     f->fresh = 1;
-    f->valid = 0;
-    int64_t now[NSLOTS];
-    measure_all(now);
-    for (int s = 0; s < NSLOTS; s++) {
-        if ((used_mask & (1u << s)) && now[s] >= 0) {
-            f->start[s] = now[s];
-            f->valid |= 1u << s;
-        }
-    }
+    begin_line(f);
+    memcpy(f->peak, cache.v, sizeof(f->peak));
+    memcpy(f->life_peak, cache.v, sizeof(f->life_peak));
     return f;
 }
 
-/* The line f->line has finished: give every subscriber its share. */
-static void finish_line(codeinfo_t *info, fstate_t *f, const int64_t now[NSLOTS], void *frame)
+static void check_limit(mp_profiler_t *p, int64_t now, void *frame)
 {
-    for (int i = 0; i < info->nsubs; i++) {
-        mp_profiler_t *p = info->subs[i].prof;
-        int s = slot_of(p->backend, p->include_children);
-        if (!(f->valid & (1u << s)) || now[s] < 0) {
-            continue;
-        }
-        mp_profiler_record(p, info->subs[i].idx, f->line, now[s] - f->start[s], now[s]);
-        if (p->max_mem >= 0 && !p->exceeded && (double)now[s] > p->max_mem && p->on_exceed) {
-            p->exceeded = 1;
-            PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
-            PyObject *r = PyObject_CallFunction(p->on_exceed, "Od", fr ? fr : Py_None,
-                                                (double)now[s] / 1048576.0);
-            if (r == NULL) {
-                PyErr_WriteUnraisable(p->on_exceed);
+    p->exceeded = 1;
+    PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject *r = PyObject_CallFunction(p->on_exceed, "Od", fr ? fr : Py_None,
+                                        (double)now / 1048576.0);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(p->on_exceed);
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(et, ev, tb);
+}
+
+/* The line f->line has finished (the cache is fresh): give every
+ * subscriber its share, then start the next line at the cache's values. */
+static inline mp_row_t *row_of(mp_profiler_t *p, Py_ssize_t idx, int line)
+{
+    mp_block_t *b = &p->blocks[idx];
+    unsigned i = (unsigned)(line - b->first_line);
+    if (__builtin_expect(i < (unsigned)b->nlines, 1)) {
+        return &b->rows[i];
+    }
+    return mp_profiler_row(p, idx, line);
+}
+
+static void finish_line_full(codeinfo_t *info, fstate_t *f, void *frame);
+
+/* The common case (nothing moved since the line began, one plain
+ * subscriber): count the line and keep its highest reading. */
+static inline void finish_line(codeinfo_t *info, fstate_t *f, void *frame)
+{
+    if (__builtin_expect(f->gen == cache.gen && info->nsubs == 1 && peak_users == 0, 1)) {
+        mp_profiler_t *p = info->subs[0].prof;
+        if (p->columns == 0 && p->max_mem < 0) {
+            mp_row_t *r = row_of(p, info->subs[0].idx, f->line);
+            if (r != NULL) {
+                int64_t now = cache.v[slot_of(p->backend, p->include_children)];
+                if (r->occ++ == 0 || now > r->mem) {
+                    r->mem = now;
+                }
             }
-            Py_XDECREF(r);
+            return;
         }
     }
-    for (int s = 0; s < NSLOTS; s++) {
-        if ((used_mask & (1u << s)) && now[s] >= 0) {
-            f->start[s] = now[s];
-            f->valid |= 1u << s;
+    finish_line_full(info, f, frame);
+}
+
+static void finish_line_full(codeinfo_t *info, fstate_t *f, void *frame)
+{
+    int moved = f->gen != cache.gen;
+    for (int i = 0; i < info->nsubs; i++) {
+        mp_profiler_t *p = info->subs[i].prof;
+        mp_row_t *r = row_of(p, info->subs[i].idx, f->line);
+        if (r == NULL) {
+            continue;
         }
+        int s = slot_of(p->backend, p->include_children);
+        int64_t now = cache.v[s];
+        r->occ++;
+        if (r->occ == 1 || now > r->mem) {
+            r->mem = now;
+        }
+        if (moved) {
+            r->inc += now - f->start[s];
+        }
+        if (p->columns) {
+            int64_t pk = f->peak[s] > now ? f->peak[s] : now;
+            if (r->occ == 1 || pk > r->peak) {
+                r->peak = pk;
+            }
+            if (moved && (p->columns & MP_COL_HEAP)) {
+                int h = slot_of(MP_BACKEND_HEAP, 0);
+                r->heap_net += cache.v[h] - f->start[h];
+                r->heap_alloc += cache.v[SLOT_ALLOC] - f->start[SLOT_ALLOC];
+            }
+        }
+        if (p->max_mem >= 0 && !p->exceeded && (double)now > p->max_mem && p->on_exceed) {
+            check_limit(p, now, frame);
+        }
+    }
+    if (peak_users > 0) {
+        for (int s = 0; s < NSLOTS; s++) {
+            if (f->peak[s] > f->life_peak[s]) {
+                f->life_peak[s] = f->peak[s];
+            }
+        }
+    }
+    if (moved) {
+        begin_line(f);
+    } else {
+        reset_peak(f);
     }
 }
 
@@ -211,7 +392,7 @@ static void ev_start(PyObject *code, void *frame, int line)
 }
 
 /* A profiled frame is about to run `line`. */
-static void ev_line(codeinfo_t *info, PyObject *code, void *frame, int line)
+static inline void ev_line(codeinfo_t *info, PyObject *code, void *frame, int line)
 {
     tstack_t *st = my_stack();
     if (st == NULL) {
@@ -220,19 +401,21 @@ static void ev_line(codeinfo_t *info, PyObject *code, void *frame, int line)
     fstate_t *top = st->n ? &st->v[st->n - 1] : NULL;
     if (top == NULL || top->code != code || (frame != NULL && top->frame != frame)) {
         /* We missed this frame's start (profiling began inside it). */
-        (void)push(st, code, frame, line);
-        st->v[st->n - 1].fresh = 0;
+        fstate_t *f = push(st, code, frame, line);
+        if (f != NULL) {
+            f->fresh = 0;
+        }
         return;
     }
-    if (top->fresh && top->line == line) {
-        top->fresh = 0; /* the entry line reported again: not a new line */
-        return;
+    if (top->fresh) {
+        top->fresh = 0;
+        if (top->line == line) {
+            return; /* the entry line reported again: not a new line */
+        }
     }
-    int64_t now[NSLOTS];
-    measure_all(now);
-    finish_line(info, top, now, frame);
+    refresh(top);
+    finish_line(info, top, frame);
     top->line = line;
-    top->fresh = 0;
 }
 
 /* A profiled frame returns, yields or unwinds. */
@@ -256,10 +439,79 @@ static void ev_end(codeinfo_t *info, PyObject *code, void *frame)
         return;
     }
     fstate_t *f = &st->v[i - 1];
-    int64_t now[NSLOTS];
-    measure_all(now);
-    finish_line(info, f, now, frame);
+    refresh(f);
+    finish_line(info, f, frame);
     st->n = i - 1;
+    if (st->n > 0 && peak_users > 0) {
+        /* The caller's running line saw everything this call reached. */
+        fstate_t *parent = &st->v[st->n - 1];
+        for (int s = 0; s < NSLOTS; s++) {
+            if (f->life_peak[s] > parent->peak[s]) {
+                parent->peak[s] = f->life_peak[s];
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------- what to measure */
+
+static int64_t read_now(int s)
+{
+    int64_t v = 0;
+    if (s == SLOT_ALLOC) {
+        return mp_heap_allocated();
+    }
+    (void)mp_tracer_measure(s / 2, s % 2, &v);
+    return v;
+}
+
+static void use_slot(int s, int delta)
+{
+    int was = slot_users[s] > 0;
+    slot_users[s] += delta;
+    if (slot_users[s] < 0) {
+        slot_users[s] = 0;
+    }
+    if (!was && slot_users[s] > 0) {
+        cache.v[s] = read_now(s);  /* a slot starts from a real reading */
+        cache.gen++;
+    }
+}
+
+int mp_tracer_use(mp_profiler_t *p, int delta)
+{
+    int heap_needed = p->backend == MP_BACKEND_HEAP || (p->columns & MP_COL_HEAP);
+    if (delta > 0) {
+        if (heap_needed && mp_heap_start() < 0) {
+            return -1;
+        }
+        if (mp_heap_watch_start() < 0) {
+            if (heap_needed) {
+                mp_heap_stop();
+            }
+            return -1;
+        }
+    }
+    use_slot(slot_of(p->backend, p->include_children), delta);
+    if (p->columns & MP_COL_HEAP) {
+        use_slot(slot_of(MP_BACKEND_HEAP, 0), delta);
+        use_slot(SLOT_ALLOC, delta);
+        heap_col_users += delta;
+    }
+    if (p->columns & MP_COL_PEAK) {
+        peak_users += delta;
+    }
+    if (p->exact) {
+        exact_users += delta;
+    }
+    recompute_masks();
+    if (delta < 0) {
+        mp_heap_watch_stop();
+        if (heap_needed) {
+            mp_heap_stop();
+        }
+    }
+    return 0;
 }
 
 /* -------------------------------------------------- subscription handling */
@@ -405,7 +657,7 @@ static int monitor_code(PyObject *code, int on)
 
 static inline int arg_int(PyObject *o)
 {
-    return (int)PyLong_AsLong(o);
+    return mp_small_int(o);
 }
 
 static PyObject *cb_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -633,9 +885,8 @@ static int trace_func(PyObject *obj, PyFrameObject *frame, int what, PyObject *a
     if (what > PyTrace_RETURN && what != PyTrace_LINE) {
         return rc; /* exception, C calls, opcodes */
     }
-    PyCodeObject *code = PyFrame_GetCode(frame);
+    PyCodeObject *code = MP_FRAME_CODE_BORROWED(frame);
     codeinfo_t *info = lookup((PyObject *)code);
-    Py_DECREF(code);
     if (info == NULL) {
         if (what == PyTrace_CALL && h->saved_func == NULL) {
             MP_FRAME_MUTE_LINES(frame);
@@ -831,10 +1082,30 @@ int mp_tracer_init(PyObject *module)
 }
 #endif
 
+/* Tick period of the fast mode, microseconds. */
+static long tick_period_us = 250;
+
+void mp_tracer_set_period(long us)
+{
+    tick_period_us = us;
+    if (running) {
+        (void)mp_tick_start(us);
+    }
+}
+
+long mp_tracer_period(void)
+{
+    return tick_period_us;
+}
+
 int mp_tracer_start(void)
 {
     if (running) {
         return 0;
+    }
+    if (mp_tick_start(tick_period_us) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
     }
     running = 1;
     if (start_events() < 0) {
@@ -857,5 +1128,6 @@ int mp_tracer_stop(void)
     int rc = stop_events();
     running = 0;
     epoch++;
+    mp_tick_stop();
     return rc;
 }

@@ -23,12 +23,18 @@ void mp_tracer_unsubscribe_all(mp_profiler_t *p);
 int mp_tracer_start(void);
 int mp_tracer_stop(void);
 
-/* Count/uncount a backend (and children flag) as measured on every event. */
-void mp_tracer_use_backend(int backend, int children, int delta);
+/* Count (delta=+1) or uncount (-1) what profiler p needs measured: its
+ * backend, children flag, columns and exactness. Returns 0, or -1 with an
+ * exception set (only when counting). */
+int mp_tracer_use(mp_profiler_t *p, int delta);
 
 /* Read memory by backend, bytes. The heap backend reads the allocator hooks'
  * counter. Returns 0 or -1 with errno set. */
 int mp_tracer_measure(int backend, int children, int64_t *bytes);
+
+/* The fast mode's tick period in microseconds (default 250). */
+void mp_tracer_set_period(long us);
+long mp_tracer_period(void);
 
 /* Create the tracer's Python-visible objects; called from module init. */
 int mp_tracer_init(PyObject *module);
