@@ -8,7 +8,7 @@ with open("pyproject.toml") as f:
     version = re.search(r'^version = "(.*)"', f.read(), re.M).group(1)
 
 core = ["src/core/mp_alloc.c", "src/core/mp_tick.c", "src/core/mp_clock.c", "src/core/mp_meter.c", "src/core/mp_proc.c",
-        "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c"]
+        "src/core/mp_json.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c"]
 ext = ["src/ext/heap.c", "src/ext/module.c", "src/ext/profiler.c", "src/ext/tracer.c"]
 
 setup(ext_modules=[Extension(

@@ -16,7 +16,7 @@ from . import _core
 
 __all__ = [
     "profile", "LineProfiler", "show_results", "choose_backend", "LogFile",
-    "TimeStamper",
+    "TimeStamper", "peak_rss",
 ]
 __version__ = _core.__version__
 
@@ -41,6 +41,29 @@ def choose_backend(new_backend=None):
         warnings.warn("{0} can not be used, {1} used instead".format(
             new_backend, chosen))
     return chosen
+
+
+COLUMNS = ("peak", "heap")
+
+
+def _columns(spec):
+    """Columns from "peak,heap" or an iterable of names; ValueError if unknown."""
+    if spec is None:
+        return ()
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [n.strip() for n in names if n.strip()]
+    for n in names:
+        if n not in COLUMNS:
+            raise ValueError("unknown column {0!r}: choose from {1}".format(
+                n, ", ".join(COLUMNS)))
+    return tuple(dict.fromkeys(names))
+
+
+def peak_rss():
+    """The highest RSS of this process so far, in MiB. Use this rather than
+    resource.getrusage().ru_maxrss when the peak column is on: it resets the
+    kernel's peak mark line by line."""
+    return _core.peak_rss() / _TWO_20
 
 
 def _memory_mib(backend, include_children=False):
@@ -68,7 +91,9 @@ class LineProfiler(_core.LineProfiler):
         backend = choose_backend(kw.get("backend", None))
         super().__init__(backend=backend,
                          include_children=bool(kw.get("include_children", False)),
-                         max_mem=kw.get("max_mem", None))
+                         max_mem=kw.get("max_mem", None),
+                         exact=bool(kw.get("exact", False)),
+                         columns=_columns(kw.get("columns", ())))
 
     def __call__(self, func=None, precision=1):
         if func is None:
@@ -145,15 +170,19 @@ def show_results(prof, stream=None, precision=1):
     _core.show_results(prof, stream, precision)
 
 
-def profile(func=None, stream=None, precision=1, backend="psutil"):
+def profile(func=None, stream=None, precision=1, backend="psutil", columns=(),
+            exact=False):
     """Decorator: run the function under a fresh LineProfiler and write its
-    report after every call (for generators and coroutines: after they end)."""
+    report after every call (for generators and coroutines: after they end).
+    columns: "peak", "heap" or both (a list or "peak,heap"); exact: read
+    memory on every line instead of when it can have changed."""
     backend = choose_backend(backend)
+    columns = _columns(columns)
     if backend == "tracemalloc":
         _core.heap_start()
     if func is None:
         return functools.partial(profile, stream=stream, precision=precision,
-                                 backend=backend)
+                                 backend=backend, columns=columns, exact=exact)
 
     def report(prof):
         show_results(prof, stream=stream, precision=precision)
@@ -161,16 +190,19 @@ def profile(func=None, stream=None, precision=1, backend="psutil"):
     def traced(prof):
         return prof(func)
 
+    def LineProfiler_(**kw):
+        return LineProfiler(columns=columns, exact=exact, **kw)
+
     if inspect.iscoroutinefunction(func):
         async def wrapper(*args, **kwargs):
-            prof = LineProfiler(backend=backend)
+            prof = LineProfiler_(backend=backend)
             try:
                 return await traced(prof)(*args, **kwargs)
             finally:
                 report(prof)
     elif inspect.isasyncgenfunction(func):
         async def wrapper(*args, **kwargs):
-            prof = LineProfiler(backend=backend)
+            prof = LineProfiler_(backend=backend)
             try:
                 async for item in traced(prof)(*args, **kwargs):
                     yield item
@@ -178,14 +210,14 @@ def profile(func=None, stream=None, precision=1, backend="psutil"):
                 report(prof)
     elif inspect.isgeneratorfunction(func):
         def wrapper(*args, **kwargs):
-            prof = LineProfiler(backend=backend)
+            prof = LineProfiler_(backend=backend)
             try:
                 return (yield from traced(prof)(*args, **kwargs))
             finally:
                 report(prof)
     else:
         def wrapper(*args, **kwargs):
-            prof = LineProfiler(backend=backend)
+            prof = LineProfiler_(backend=backend)
             try:
                 return traced(prof)(*args, **kwargs)
             finally:

@@ -38,6 +38,14 @@ def _parse(argv):
     p.add_argument("--backend", dest="backend", type=str, default="psutil",
                    choices=list(mp._BACKENDS),
                    help="backend used for getting memory info (default: psutil = RSS)")
+    p.add_argument("--columns", dest="columns", default="", metavar="peak,heap",
+                   help="extra report columns: peak (highest memory while the line "
+                        "ran), heap (Python-heap bytes: net and allocated)")
+    p.add_argument("--exact", dest="exact", action="store_true",
+                   help="read memory on every line (slow) instead of when it can "
+                        "have changed")
+    p.add_argument("--json", dest="json_filename", metavar="FILE", default=None,
+                   help="also write the whole result as JSON to FILE")
     # Accepted for the 2012 announcement's command line; line-by-line and
     # verbose output are what this tool always does.
     p.add_argument("-l", dest="_l", action="store_true", help=argparse.SUPPRESS)
@@ -52,6 +60,10 @@ def _parse(argv):
         p.error("argument --precision: must be 0 or more, not %d" % args.precision)
     if args.max_mem is not None and args.max_mem < 0:
         p.error("argument --pdb-mmem: must be 0 or more")
+    try:
+        args.columns = mp._columns(args.columns)
+    except ValueError as e:
+        p.error("argument --columns: %s" % e)
     return args
 
 
@@ -90,11 +102,11 @@ def _run_module(name, args):
     runpy.run_module(name, run_name="__main__", alter_sys=True)
 
 
-def _open_output(path):
+def _open_output(path, mode="a"):
     if path is None:
         return sys.stdout
     try:
-        return open(path, "a")
+        return open(path, mode)
     except OSError as e:
         sys.stderr.write("%s: error: cannot write the report to %s: %s\n"
                          % (_PROG, path, e.strerror or e))
@@ -163,6 +175,7 @@ def main(argv=None):
     target, target_args = args.program[0], args.program[1:]
     backend = mp.choose_backend(args.backend)
     out = _open_output(args.out_filename)
+    json_out = _open_output(args.json_filename, "w") if args.json_filename else None
     is_script = target.endswith(".py")
     if is_script:
         target = _find_script(target)
@@ -172,7 +185,8 @@ def main(argv=None):
         prof = mp.TimeStamper(backend, include_children=args.include_children)
     else:
         prof = mp.LineProfiler(max_mem=args.max_mem, backend=backend,
-                               include_children=args.include_children)
+                               include_children=args.include_children,
+                               columns=args.columns, exact=args.exact)
         if args.max_mem is not None:
             prof.on_exceed = _pdb_on_exceed(args.max_mem)
     builtins.profile = prof
@@ -194,10 +208,14 @@ def main(argv=None):
                 prof.show_results(stream=out)
             else:
                 mp.show_results(prof, precision=args.precision, stream=out)
+                if json_out is not None:
+                    json_out.write(prof.to_json())
             out.flush()
         finally:
             if out is not sys.stdout:
                 out.close()
+            if json_out is not None:
+                json_out.close()
     if failure is not None:
         tb = _user_traceback(failure.__traceback__)
         failure.__traceback__ = tb  # what the default excepthook displays

@@ -106,7 +106,43 @@ static PyObject *mod_wall_time(PyObject *m, PyObject *unused)
     return PyFloat_FromDouble(mp_clock_wall());
 }
 
+static PyObject *mod_peak_rss(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    int64_t rss = 0, hwm = 0;
+    if (mp_meter_self_peak(&rss, &hwm, 0) < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    int64_t ever = mp_meter_peak_ever();
+    return PyLong_FromLongLong(ever > hwm ? ever : hwm);
+}
+
+static PyObject *mod_sampling_period(PyObject *m, PyObject *args)
+{
+    (void)m;
+    long us = -1;
+    if (!PyArg_ParseTuple(args, "|l:sampling_period", &us)) {
+        return NULL;
+    }
+    long old = mp_tracer_period();
+    if (us >= 0) {
+        if (us < 10) {
+            PyErr_SetString(PyExc_ValueError, "the period must be at least 10 microseconds");
+            return NULL;
+        }
+        mp_tracer_set_period(us);
+    }
+    return PyLong_FromLong(old);
+}
+
 static PyMethodDef module_methods[] = {
+    {"peak_rss", mod_peak_rss, METH_NOARGS,
+     "peak_rss()\n--\n\nThe highest RSS of this process in bytes (the kernel's VmHWM, and\n"
+     "the highest one seen before the peak column reset it)."},
+    {"sampling_period", mod_sampling_period, METH_VARARGS,
+     "sampling_period([microseconds])\n--\n\nThe fast mode's read period; with an argument,\n"
+     "set it. Returns the previous value."},
     {"memory", (PyCFunction)(void (*)(void))mod_memory, METH_VARARGS | METH_KEYWORDS, memory_doc},
     {"backend_available", mod_backend_available, METH_O,
      "backend_available(name)\n--\n\nWhether the named backend can be read here."},

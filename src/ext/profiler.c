@@ -4,10 +4,15 @@
 
 #include "heap.h"
 #include "tracer.h"
+#include "../core/mp_json.h"
 #include "../core/mp_report.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef MP_VERSION
+#define MP_VERSION "0.0.0"
+#endif
 
 static PyTypeObject *profiler_type; /* owned */
 
@@ -606,6 +611,136 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- JSON */
+
+static void json_str_obj(mp_buf_t *b, PyObject *str)
+{
+    Py_ssize_t n = 0;
+    const char *u = PyUnicode_Check(str) ? PyUnicode_AsUTF8AndSize(str, &n) : NULL;
+    if (u == NULL) {
+        PyErr_Clear(); /* lone surrogates: write what can be written */
+        mp_buf_puts(b, "null");
+        return;
+    }
+    mp_json_string(b, u, (size_t)n);
+}
+
+static int json_block(mp_buf_t *b, PyObject *getlines, const mp_block_t *blk, int cols)
+{
+    PyObject *lines = PyObject_CallOneArg(getlines, blk->filename);
+    if (lines == NULL) {
+        return -1;
+    }
+    PyObject *name = PyObject_GetAttrString(blk->code, "co_qualname");
+    if (name == NULL) {
+        PyErr_Clear();
+        name = PyObject_GetAttrString(blk->code, "co_name");
+    }
+    if (name == NULL) {
+        Py_DECREF(lines);
+        return -1;
+    }
+    mp_buf_puts(b, "{\"filename\": ");
+    json_str_obj(b, blk->filename);
+    mp_buf_puts(b, ", \"function\": ");
+    json_str_obj(b, name);
+    mp_buf_printf(b, ", \"first_line\": %d, \"lines\": [", blk->first_line);
+    for (int i = 0; i < blk->nlines; i++) {
+        const mp_row_t *r = &blk->rows[i];
+        long lineno = (long)blk->first_line + i;
+        mp_buf_printf(b, "%s\n    {\"lineno\": %ld, \"source\": ", i ? "," : "", lineno);
+        PyObject *src = (PyList_Check(lines) && lineno >= 1 && lineno <= PyList_GET_SIZE(lines))
+                            ? PyList_GET_ITEM(lines, lineno - 1) : NULL;
+        if (src != NULL && PyUnicode_Check(src)) {
+            Py_ssize_t n = 0;
+            const char *u = PyUnicode_AsUTF8AndSize(src, &n);
+            if (u == NULL) {
+                PyErr_Clear();
+                mp_buf_puts(b, "null");
+            } else {
+                while (n > 0 && (u[n - 1] == '\n' || u[n - 1] == '\r')) {
+                    n--;
+                }
+                mp_json_string(b, u, (size_t)n);
+            }
+        } else {
+            mp_buf_puts(b, "null");
+        }
+        mp_buf_printf(b, ", \"occurrences\": %lld", (long long)r->occ);
+        if (r->occ) {
+            mp_buf_printf(b, ", \"mem\": %lld, \"increment\": %lld", (long long)r->mem,
+                          (long long)r->inc);
+            if (cols & MP_COL_PEAK) {
+                mp_buf_printf(b, ", \"peak\": %lld", (long long)r->peak);
+            }
+            if (cols & MP_COL_HEAP) {
+                mp_buf_printf(b, ", \"heap_net\": %lld, \"heap_alloc\": %lld",
+                              (long long)r->heap_net, (long long)r->heap_alloc);
+            }
+        }
+        mp_buf_puts(b, "}");
+    }
+    mp_buf_puts(b, "\n  ]}");
+    Py_DECREF(name);
+    Py_DECREF(lines);
+    return 0;
+}
+
+PyDoc_STRVAR(to_json_doc,
+"to_json()\n--\n\n"
+"The whole result as a JSON document (str): backend, mode, columns, and per\n"
+"function every source line with its occurrences and, for lines that ran,\n"
+"mem and increment (and peak, heap_net, heap_alloc with those columns), all\n"
+"in bytes.");
+
+static PyObject *profiler_to_json(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    mp_buf_t b = {0};
+    PyObject *result = NULL;
+    PyObject *linecache = PyImport_ImportModule("linecache");
+    PyObject *getlines = linecache ? PyObject_GetAttrString(linecache, "getlines") : NULL;
+    if (getlines == NULL) {
+        goto done;
+    }
+    mp_buf_printf(&b, "{\"format\": \"memory_profiler-c line report\", \"version\": \"%s\", "
+                      "\"unit\": \"bytes\", \"backend\": \"%s\", \"exact\": %s, "
+                      "\"include_children\": %s, \"columns\": [%s%s%s],\n \"functions\": [",
+                  MP_VERSION, mp_backend_name(p->backend), p->exact ? "true" : "false",
+                  p->include_children ? "true" : "false",
+                  (p->columns & MP_COL_PEAK) ? "\"peak\"" : "",
+                  (p->columns & MP_COL_PEAK) && (p->columns & MP_COL_HEAP) ? ", " : "",
+                  (p->columns & MP_COL_HEAP) ? "\"heap\"" : "");
+    int first = 1;
+    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
+        const mp_block_t *blk = &p->blocks[i];
+        int ran = 0;
+        for (int j = 0; j < blk->nlines && !ran; j++) {
+            ran = blk->rows[j].occ != 0;
+        }
+        if (!ran) {
+            continue;
+        }
+        mp_buf_puts(&b, first ? "\n  " : ",\n  ");
+        first = 0;
+        if (json_block(&b, getlines, blk, p->columns) < 0) {
+            goto done;
+        }
+    }
+    mp_buf_puts(&b, "\n]}\n");
+    if (b.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyUnicode_DecodeUTF8(b.data, (Py_ssize_t)b.len, "surrogateescape");
+done:
+    mp_buf_free(&b);
+    Py_XDECREF(getlines);
+    Py_XDECREF(linecache);
+    return result;
+}
+
 /* ---------------------------------------------------------- attributes */
 
 static PyObject *profiler_get_backend(PyObject *self, void *closure)
@@ -707,6 +842,7 @@ static PyMethodDef profiler_methods[] = {
     {"disable_by_count", profiler_disable_by_count, METH_NOARGS,
      "Count one less; disable when the count reaches zero."},
     {"blocks", profiler_blocks, METH_NOARGS, blocks_doc},
+    {"to_json", profiler_to_json, METH_NOARGS, to_json_doc},
     {NULL, NULL, 0, NULL},
 };
 
