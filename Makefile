@@ -93,7 +93,7 @@ test: test-c
 	tools/test-all.sh
 
 bench: ext
-	$(PYTHON) bench/run.py
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) memory_profiler/_core*.so memory_profiler/__pycache__
