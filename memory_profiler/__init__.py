@@ -16,7 +16,7 @@ from . import _core
 
 __all__ = [
     "profile", "LineProfiler", "show_results", "choose_backend", "LogFile",
-    "TimeStamper", "peak_rss",
+    "TimeStamper", "peak_rss", "sampling_period",
 ]
 __version__ = _core.__version__
 
@@ -64,6 +64,14 @@ def peak_rss():
     resource.getrusage().ru_maxrss when the peak column is on: it resets the
     kernel's peak mark line by line."""
     return _core.peak_rss() / _TWO_20
+
+
+def sampling_period(microseconds=None):
+    """The fast mode's read period in microseconds (default 250); with an
+    argument, set it. Returns the previous value."""
+    if microseconds is None:
+        return _core.sampling_period()
+    return _core.sampling_period(int(microseconds))
 
 
 def _memory_mib(backend, include_children=False):

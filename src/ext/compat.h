@@ -93,7 +93,32 @@ static inline PyCodeObject *mp_frame_code_borrowed(PyFrameObject *frame)
 #if PY_VERSION_HEX < 0x030B0000
 #define MP_FRAME_MUTE_LINES(frame) ((frame)->f_trace_lines = 0)
 #else
-#define MP_FRAME_MUTE_LINES(frame) ((void)(frame))
+/* 3.11 keeps the field private: set it through the frame's attribute (a
+ * descriptor call per unprofiled call, cheaper than a line event per line). */
+static inline void mp_frame_mute_lines(PyFrameObject *frame)
+{
+    static PyObject *name; /* interned, lives for the process */
+    /* Frames muted lately (a generator is "called" again on every resume).
+     * A freed frame's address reused by a new frame only costs the new
+     * frame its muting: line events, filtered out one by one. GIL. */
+    static PyFrameObject *recent[256];
+    size_t slot = ((uintptr_t)frame >> 4) & 255;
+    if (recent[slot] == frame) {
+        return;
+    }
+    recent[slot] = frame;
+    if (name == NULL) {
+        name = PyUnicode_InternFromString("f_trace_lines");
+        if (name == NULL) {
+            PyErr_Clear();
+            return;
+        }
+    }
+    if (PyObject_SetAttr((PyObject *)frame, name, Py_False) < 0) {
+        PyErr_Clear();
+    }
+}
+#define MP_FRAME_MUTE_LINES(frame) mp_frame_mute_lines(frame)
 #endif
 #endif
 
