@@ -22,7 +22,7 @@ endif
 SAN ?=
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CFLAGS)
 
-CORE_SRC := src/core/mp_alloc.c src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c src/core/mp_tick.c \
+CORE_SRC := src/core/mp_alloc.c src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c src/core/mp_sampler.c src/core/mp_tick.c \
             src/core/mp_json.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c
 CORE_HDR := $(wildcard src/core/*.h) src/core/mp_proc_linux.c src/core/mp_proc_stub.c
 EXT_SRC := $(wildcard src/ext/*.c)

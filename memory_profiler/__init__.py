@@ -16,7 +16,7 @@ from . import _core
 
 __all__ = [
     "profile", "LineProfiler", "show_results", "choose_backend", "LogFile",
-    "TimeStamper", "peak_rss", "sampling_period",
+    "TimeStamper", "memory_usage", "peak_rss", "sampling_period",
 ]
 __version__ = _core.__version__
 
@@ -231,6 +231,139 @@ def profile(func=None, stream=None, precision=1, backend="psutil", columns=(),
             finally:
                 report(prof)
     return functools.wraps(func)(wrapper)
+
+
+def _func_exec(stmt, ns):
+    """Run stmt in namespace ns (used by %memit)."""
+    exec(stmt, ns)
+
+
+def _callable_parts(proc):
+    if callable(proc):
+        return proc, (), {}
+    if len(proc) == 1:
+        return proc[0], (), {}
+    if len(proc) == 2:
+        return proc[0], tuple(proc[1]), {}
+    if len(proc) == 3:
+        return proc[0], tuple(proc[1]), dict(proc[2])
+    raise ValueError("proc must be (f,), (f, args) or (f, args, kw), not %d items" % len(proc))
+
+
+def _shape(samples, timestamps, multiprocess):
+    """The reference's return shapes from the sampler's (bytes, time, kids)."""
+    out = []
+    for nbytes, t, kids in samples:
+        value = (nbytes / _TWO_20, t) if timestamps else nbytes / _TWO_20
+        if multiprocess:
+            value = [value] + [b / _TWO_20 for _, b in kids]
+        out.append(value)
+    return out
+
+
+def _write_stream(stream, samples, multiprocess):
+    for nbytes, t, kids in samples:
+        stream.write("MEM {0:.6f} {1:.4f}\n".format(nbytes / _TWO_20, t))
+        if multiprocess:
+            for pid, b in kids:
+                stream.write("CHLD {0} {1:.6f} {2:.4f}\n".format(pid, b / _TWO_20, t))
+
+
+def memory_usage(proc=-1, interval=.1, timeout=None, timestamps=False,
+                 include_children=False, multiprocess=False, max_usage=False,
+                 retval=False, stream=None, backend=None, max_iterations=None):
+    """Memory of a process or of a piece of code over time, in MiB.
+
+    proc: -1 (this process), a PID, a subprocess.Popen, a callable, or
+    (f,), (f, args), (f, args, kw). A callable runs once, in this thread,
+    while a C thread samples every `interval` seconds (first and last
+    samples included); `max_iterations` is accepted for compatibility.
+    A PID is sampled once, or round(timeout/interval) times with a timeout;
+    a Popen until it exits (or the timeout). Returns a list of floats;
+    (mem, time) pairs with timestamps; [main, child...] per sample with
+    multiprocess; one float (the true peak) with max_usage; (result,
+    retval) with retval. With stream, MEM/CHLD lines are written there and
+    None is returned.
+    """
+    backend = choose_backend(backend)
+    if stream is not None:
+        timestamps = True
+    if backend == "tracemalloc":
+        _core.heap_start()
+    if interval is None or interval <= 0:
+        raise ValueError("interval must be positive")
+    interval = max(float(interval), 1e-4)
+
+    returned = None
+    if callable(proc) or isinstance(proc, (list, tuple)):
+        f, args, kw = _callable_parts(proc)
+        sampler = _core.Sampler(0, interval, backend, include_children, multiprocess)
+        sampler.start()
+        try:
+            returned = f(*args, **kw)
+        finally:
+            sampler.stop()
+    else:
+        import subprocess
+        if isinstance(proc, subprocess.Popen):
+            pid, n = proc.pid, (int(round(timeout / interval)) if timeout else 0)
+        else:
+            pid = int(proc)
+            pid = 0 if pid == -1 else pid
+            n = max(int(round(timeout / interval)), 1) if timeout else 1
+        sampler = _core.Sampler(pid, interval, backend, include_children, multiprocess,
+                                max(n, 0))
+        sampler.start()
+        try:
+            if isinstance(proc, subprocess.Popen):
+                _follow_popen(proc, sampler, stream, multiprocess, timeout, interval)
+            elif n > 1:
+                while not (sampler.finished or sampler.gone):
+                    time.sleep(min(interval, 0.05))
+        finally:
+            sampler.stop()
+        if not isinstance(proc, subprocess.Popen) and n >= 1 and not max_usage:
+            samples = sampler.samples()[:n]
+            return _finish(samples, sampler, stream, timestamps, multiprocess, max_usage,
+                           False, None)
+    return _finish(sampler.samples(), sampler, stream, timestamps, multiprocess, max_usage,
+                   retval, returned)
+
+
+def _follow_popen(proc, sampler, stream, multiprocess, timeout, interval):
+    """Wait for a child process; stream its samples once a second."""
+    import subprocess
+    deadline = None if not timeout else time.monotonic() + timeout
+    while True:
+        try:
+            proc.wait(timeout=min(1.0, max(interval, 0.01)))
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        if stream is not None:
+            _write_stream(stream, sampler.samples(consume=True), multiprocess)
+            stream.flush()
+
+
+def _finish(samples, sampler, stream, timestamps, multiprocess, max_usage, retval, returned):
+    if max_usage:
+        result = sampler.peak() / _TWO_20
+    elif stream is not None:
+        _write_stream(stream, samples, multiprocess)
+        if hasattr(stream, "flush"):
+            stream.flush()
+        return None
+    else:
+        result = _shape(samples, timestamps, multiprocess)
+    return (result, returned) if retval else result
+
+
+def load_ipython_extension(ip):
+    """%load_ext memory_profiler: registers %mprun, %%mprun, %memit, %%memit."""
+    from .magics import MemoryProfilerMagics
+    ip.register_magics(MemoryProfilerMagics)
 
 
 class LogFile(object):
