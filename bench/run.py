@@ -280,6 +280,9 @@ def main():
         try:
             speed(v, py, tmp, targets, args.repeats)
             attribution(v, py, tmp)
+            print()
+            subprocess.run([py, os.path.join(HERE, "sampler_cost.py")], check=False,
+                           env={k: val for k, val in os.environ.items() if k != "PYTHONPATH"})
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -34,7 +34,16 @@ static int read_total(mp_sampler_t *s, int64_t *bytes)
     if (s->o.read != NULL) {
         return s->o.read(s->o.read_ctx, bytes);
     }
-    return mp_meter_read(s->o.backend, s->o.pid, s->o.include_children, bytes);
+    if (mp_meter_read(s->o.backend, s->o.pid, s->o.include_children, bytes) < 0) {
+        return -1;
+    }
+    /* A process that exited but was not reaped yet (a zombie) still has its
+     * /proc files, all zero: a live process always has resident pages. */
+    if (*bytes == 0 && s->o.pid != getpid()) {
+        errno = ESRCH;
+        return -1;
+    }
+    return 0;
 }
 
 /* Take one sample and append it with its children in one step under the

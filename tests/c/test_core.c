@@ -13,6 +13,9 @@
 #include "mp_proc.h"
 #include "mp_ptrmap.h"
 #include "mp_report.h"
+#include "mp_sampler.h"
+
+#include <time.h>
 
 #define ROOT "fixtures/proc"
 
@@ -243,6 +246,63 @@ START_TEST(clock_is_monotonic_and_wall_is_recent)
 }
 END_TEST
 
+/* ------------------------------------------------------------ sampler */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+START_TEST(sampler_samples_at_its_interval_and_keeps_the_peak)
+{
+    mp_sampler_opts_t o = {.pid = 0, .backend = MP_BACKEND_RSS, .interval_ns = 1000000};
+    mp_sampler_t *s = mp_sampler_new(&o);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(mp_sampler_start(s), 0);
+    sleep_ms(5);
+    /* A 64 MiB spike that lives 2 ms. */
+    size_t n = 64u << 20;
+    char *volatile p = malloc(n);
+    for (size_t i = 0; i < n; i += 4096) {
+        p[i] = 1;
+    }
+    sleep_ms(2);
+    free(p);
+    sleep_ms(40);
+    mp_sampler_stop(s);
+    mp_sample_t *smp;
+    mp_child_sample_t *kids;
+    size_t ns, nk;
+    ck_assert_int_eq(mp_sampler_snapshot(s, &smp, &ns, &kids, &nk), 0);
+    ck_assert_uint_ge(ns, 20);   /* ~47 ms at 1 ms, first and last included */
+    ck_assert(smp[ns - 1].time >= smp[0].time);
+    ck_assert_int_ge(mp_sampler_peak(s) - smp[0].bytes, (int64_t)60 << 20);
+    free(smp);
+    free(kids);
+    mp_sampler_discard(s, 5);
+    ck_assert_int_eq(mp_sampler_snapshot(s, &smp, &ns, &kids, &nk), 0);
+    free(smp);
+    free(kids);
+    mp_sampler_free(s);
+}
+END_TEST
+
+START_TEST(sampler_rejects_a_missing_process_and_bad_options)
+{
+    mp_sampler_opts_t o = {.pid = 999999, .backend = MP_BACKEND_RSS, .interval_ns = 1000000};
+    mp_sampler_t *s = mp_sampler_new(&o);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(mp_sampler_start(s), -1);
+    ck_assert(errno == ENOENT || errno == ESRCH);
+    mp_sampler_free(s);
+    o.interval_ns = 10;
+    ck_assert_ptr_null(mp_sampler_new(&o));
+    ck_assert_int_eq(errno, EINVAL);
+    mp_sampler_free(NULL);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -267,6 +327,11 @@ static Suite *core_suite(void)
     tcase_add_test(tc, report_rows_match_the_reference_layout);
     tcase_add_test(tc, report_truncation_is_reported);
     tcase_add_test(tc, clock_is_monotonic_and_wall_is_recent);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("sampler");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, sampler_samples_at_its_interval_and_keeps_the_peak);
+    tcase_add_test(tc, sampler_rejects_a_missing_process_and_bad_options);
     suite_add_tcase(s, tc);
     return s;
 }
