@@ -9,6 +9,9 @@ atomic_int mp_tick_due;
 
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* start/stop */
+static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sleep_cond;   /* CLOCK_MONOTONIC; signalled by stop */
+static int cond_ready;
 static atomic_int running;      /* the thread should keep going */
 static atomic_int alive;        /* a thread exists in this process */
 static atomic_long period_us = 250;
@@ -25,9 +28,13 @@ static void *tick_main(void *arg)
             next.tv_nsec -= 1000000000L;
             next.tv_sec++;
         }
-        /* Absolute deadlines: a late wake-up does not shift later ticks. */
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+        /* Absolute deadlines: a late wake-up does not shift later ticks. A
+         * condition variable rather than a sleep, so stop is immediate. */
+        pthread_mutex_lock(&sleep_lock);
+        while (atomic_load_explicit(&running, memory_order_relaxed)
+               && pthread_cond_timedwait(&sleep_cond, &sleep_lock, &next) != ETIMEDOUT) {
         }
+        pthread_mutex_unlock(&sleep_lock);
         atomic_store_explicit(&mp_tick_due, 1, memory_order_relaxed);
     }
     return NULL;
@@ -40,6 +47,7 @@ static void after_fork_child(void)
     atomic_store(&running, 0);
     atomic_store(&mp_tick_due, 1);
     pthread_mutex_init(&lock, NULL);
+    pthread_mutex_init(&sleep_lock, NULL);
 }
 
 int mp_tick_start(long us)
@@ -53,6 +61,14 @@ int mp_tick_start(long us)
     if (!atfork_done) {
         pthread_atfork(NULL, NULL, after_fork_child);
         atfork_done = 1;
+    }
+    if (!cond_ready) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&sleep_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        cond_ready = 1;
     }
     atomic_store(&period_us, us);
     int rc = 0;
@@ -80,7 +96,10 @@ void mp_tick_stop(void)
 {
     pthread_mutex_lock(&lock);
     if (atomic_load(&alive)) {
+        pthread_mutex_lock(&sleep_lock);
         atomic_store(&running, 0);
+        pthread_cond_signal(&sleep_cond);
+        pthread_mutex_unlock(&sleep_lock);
         pthread_join(thread, NULL);
         atomic_store(&alive, 0);
     }

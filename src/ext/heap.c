@@ -57,12 +57,17 @@ static inline void add_churn(size_t n)
     }
 }
 
+/* Blocks over this size go from pymalloc (MEM, OBJ) to RAW: they are the
+ * ones that can move RSS. With the MEM/OBJ hooks installed, such a block is
+ * seen by the outer hook only (the RAW hook is then re-entered). */
+#define LARGE_BLOCK 512
+
 static void note_alloc(hook_t *h, void *ptr, size_t size)
 {
     if (ptr == NULL) {
         return;
     }
-    if (h->domain == PYMEM_DOMAIN_RAW) {
+    if (h->domain == PYMEM_DOMAIN_RAW || size > LARGE_BLOCK) {
         add_churn(size);
     }
     if (!atomic_load_explicit(&accounting, memory_order_relaxed)) {
@@ -111,6 +116,9 @@ static size_t note_free(hook_t *h, void *ptr)
     }
     if (known) {
         atomic_fetch_sub_explicit(&current_bytes, (int64_t)size, memory_order_relaxed);
+        if (h->domain != PYMEM_DOMAIN_RAW && size > LARGE_BLOCK) {
+            add_churn(size);
+        }
         return size;
     }
     return 0;

@@ -145,3 +145,30 @@ def test_peak_rss_survives_resets():
         return 1
     g()
     assert mp.peak_rss() >= 200
+
+
+@pytest.mark.parametrize("columns", [(), ("heap",), ("peak", "heap")])
+def test_large_allocations_trigger_a_read_without_the_tick(columns):
+    # With the tick made 10 s long, only the large-block signal from the
+    # allocator hooks can make the fast mode read: each line must still get
+    # its own increment (with the heap column the MEM/OBJ hooks see the
+    # block first).
+    old = mp.sampling_period(10_000_000)
+    try:
+        prof = mp.LineProfiler(columns=columns)
+
+        def two_lines():  # both blocks above glibc's 32 MiB mmap ceiling: fresh pages
+            a = [1] * (5 * 10 ** 6)
+            b = [2] * (2 * 10 ** 7)
+            del b
+            return len(a)
+        prof.add_function(two_lines)
+        with prof:
+            two_lines()
+    finally:
+        mp.sampling_period(old)
+    rows = prof.code_map[two_lines.__code__]
+    first = two_lines.__code__.co_firstlineno
+    assert abs(rows[first + 1][0] - 38.15) < 1
+    assert abs(rows[first + 2][0] - 152.59) < 2
+    assert abs(rows[first + 3][0] + 152.59) < 2
