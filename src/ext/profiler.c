@@ -345,6 +345,17 @@ static PyObject *profiler_disable_by_count(PyObject *self, PyObject *unused)
 
 /* ------------------------------------------------------------- results */
 
+/* Whether any line of the block ran: blocks that never ran are not shown. */
+static int block_ran(const mp_block_t *b)
+{
+    for (int j = 0; j < b->nlines; j++) {
+        if (b->rows[j].occ != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *mib(int64_t bytes)
 {
     return PyFloat_FromDouble((double)bytes / MP_MIB);
@@ -595,11 +606,7 @@ PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw)
     }
     for (Py_ssize_t i = 0; i < p->nblocks; i++) {
         const mp_block_t *b = &p->blocks[i];
-        int ran = 0;
-        for (int j = 0; j < b->nlines && !ran; j++) {
-            ran = b->rows[j].occ != 0;
-        }
-        if (ran && write_block(write, getlines, b, precision, p->columns) < 0) {
+        if (block_ran(b) && write_block(write, getlines, b, precision, p->columns) < 0) {
             goto done;
         }
     }
@@ -715,11 +722,7 @@ static PyObject *profiler_to_json(PyObject *self, PyObject *unused)
     int first = 1;
     for (Py_ssize_t i = 0; i < p->nblocks; i++) {
         const mp_block_t *blk = &p->blocks[i];
-        int ran = 0;
-        for (int j = 0; j < blk->nlines && !ran; j++) {
-            ran = blk->rows[j].occ != 0;
-        }
-        if (!ran) {
+        if (!block_ran(blk)) {
             continue;
         }
         mp_buf_puts(&b, first ? "\n  " : ",\n  ");
