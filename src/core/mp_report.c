@@ -4,8 +4,8 @@
 #include <string.h>
 
 /* The reference formats rows with "{0:>6} {1:>12} {2:>12}  {3:>10}   {4:<}". */
-#define HEADER "Line #    Mem usage    Increment  Occurrences   Line Contents"
 #define HEAD_BASE "Line #    Mem usage    Increment  Occurrences"
+#define HEADER HEAD_BASE "   Line Contents"
 
 /* Each optional column is " {:>12}", placed before the 3 blanks that lead
  * into the source text. */
@@ -53,7 +53,7 @@ int mp_report_blank_prefix_cols(char *out, size_t cap, long lineno, int cols)
 
 int mp_report_header(char *out, size_t cap)
 {
-    return snprintf(out, cap, "%s", HEADER);
+    return mp_report_header_cols(out, cap, 0);
 }
 
 int mp_report_separator(char *out, size_t cap)
@@ -83,16 +83,11 @@ int mp_report_mib(char *out, size_t cap, double mib, int precision)
 int mp_report_row_prefix(char *out, size_t cap, long lineno, double mem_mib,
                          double inc_mib, long long occurrences, int precision)
 {
-    /* A figure is at most ~310 digits (DBL_MAX) plus precision: 512 is ample. */
-    char mem[512], inc[512];
-    if (mp_report_mib(mem, sizeof(mem), mem_mib, precision) < 0
-        || mp_report_mib(inc, sizeof(inc), inc_mib, precision) < 0) {
-        return -1;
-    }
-    return snprintf(out, cap, "%6ld %12s %12s  %10lld   ", lineno, mem, inc, occurrences);
+    return mp_report_row_prefix_cols(out, cap, lineno, mem_mib, inc_mib, occurrences,
+                                     precision, 0, NULL);
 }
 
 int mp_report_blank_prefix(char *out, size_t cap, long lineno)
 {
-    return snprintf(out, cap, "%6ld %12s %12s  %10s   ", lineno, "", "", "");
+    return mp_report_blank_prefix_cols(out, cap, lineno, 0);
 }

@@ -15,22 +15,6 @@
 #define MP_VERSION "0.0.0"
 #endif
 
-static int backend_arg(PyObject *obj, int *out)
-{
-    if (obj == NULL || obj == Py_None) {
-        *out = MP_BACKEND_RSS;
-        return 0;
-    }
-    const char *name = PyUnicode_Check(obj) ? PyUnicode_AsUTF8(obj) : NULL;
-    if (name == NULL || (*out = mp_backend_from_name(name)) < 0) {
-        PyErr_Format(PyExc_ValueError,
-                     "unknown backend %R: choose one of psutil, psutil_pss, psutil_uss, "
-                     "posix, tracemalloc", obj);
-        return -1;
-    }
-    return 0;
-}
-
 PyDoc_STRVAR(memory_doc,
 "memory(backend='psutil', include_children=False, pid=0)\n--\n\n"
 "Memory of a process (0: this one) in bytes, read by backend. The\n"
@@ -46,7 +30,7 @@ static PyObject *mod_memory(PyObject *m, PyObject *args, PyObject *kw)
     int children = 0, pid = 0, b;
     int64_t bytes = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|Opi:memory", kwlist, &backend, &children,
-                                     &pid) || backend_arg(backend, &b) < 0) {
+                                     &pid) || mp_backend_arg(backend, &b) < 0) {
         return NULL;
     }
     if (b == MP_BACKEND_HEAP) {
@@ -69,7 +53,7 @@ static PyObject *mod_backend_available(PyObject *m, PyObject *arg)
 {
     (void)m;
     int b;
-    if (backend_arg(arg, &b) < 0) {
+    if (mp_backend_arg(arg, &b) < 0) {
         return NULL;
     }
     return PyBool_FromLong(mp_backend_available((mp_backend_t)b));

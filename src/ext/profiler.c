@@ -39,6 +39,23 @@ mp_row_t *mp_profiler_row(mp_profiler_t *p, Py_ssize_t idx, int line)
     return i < b->nlines ? &b->rows[i] : grow_rows(b, i);
 }
 
+int mp_backend_arg(PyObject *obj, int *out)
+{
+    if (obj == NULL || obj == Py_None) {
+        *out = MP_BACKEND_RSS;
+        return 0;
+    }
+    const char *name = PyUnicode_Check(obj) ? PyUnicode_AsUTF8(obj) : NULL;
+    if (name == NULL || (*out = mp_backend_from_name(name)) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "unknown backend %R: choose one of psutil, psutil_pss, psutil_uss, "
+                     "posix, tracemalloc", obj);
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
@@ -82,15 +99,9 @@ static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "cannot re-initialise an enabled LineProfiler");
         return -1;
     }
-    int b = MP_BACKEND_RSS;
-    if (backend != Py_None) {
-        const char *name = PyUnicode_Check(backend) ? PyUnicode_AsUTF8(backend) : NULL;
-        if (name == NULL || (b = mp_backend_from_name(name)) < 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "unknown backend %R: choose one of psutil, psutil_pss, psutil_uss, "
-                         "posix, tracemalloc", backend);
-            return -1;
-        }
+    int b;
+    if (mp_backend_arg(backend, &b) < 0) {
+        return -1;
     }
     p->backend = b;
     p->include_children = children;

@@ -53,6 +53,10 @@ typedef struct mp_profiler {
  * line before the block. GIL held. */
 mp_row_t *mp_profiler_row(mp_profiler_t *p, Py_ssize_t idx, int line);
 
+/* The backend named by obj (a str; None means "psutil") into *out. 0, or -1
+ * with ValueError set listing the names. */
+int mp_backend_arg(PyObject *obj, int *out);
+
 /* Create the LineProfiler type and add it to module. 0 or -1. */
 int mp_profiler_add_type(PyObject *module);
 
