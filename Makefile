@@ -1,5 +1,6 @@
 # memory-profiler-c build. Everything takes PYTHON=/path/to/python (default python3).
-#   make            build memory_profiler/_core in place for $(PYTHON)
+#   make            build memory_profiler/_core in place for $(PYTHON), and build/mprof
+#   make mprof      only the mprof program (needs no Python)
 #   make install    install into $(PYTHON)'s environment (offline, no pip index)
 #   make test       C unit tests + the Python suite on every CPython 3.8-3.13 found
 #   make test-py    the Python suite for $(PYTHON) only
@@ -8,10 +9,11 @@ PYTHON ?= python3
 CC ?= cc
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-PYINFO := $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"), s.get_paths()["platlib"])' 2>/dev/null)
+PYINFO := $(shell $(PYTHON) -c 'import sysconfig as s; print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"), s.get_paths()["platlib"], s.get_paths()["scripts"])' 2>/dev/null)
 PY_INCLUDE := $(word 1,$(PYINFO))
 EXT_SUFFIX := $(word 2,$(PYINFO))
 PY_PLATLIB := $(word 3,$(PYINFO))
+PY_SCRIPTS := $(word 4,$(PYINFO))
 
 WERROR ?= 1
 OPT ?= -O2 -g
@@ -23,7 +25,8 @@ SAN ?=
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CFLAGS)
 
 CORE_SRC := src/core/mp_alloc.c src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c src/core/mp_sampler.c src/core/mp_tick.c \
-            src/core/mp_json.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c
+            src/core/mp_json.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c \
+            src/core/mp_datafile.c
 CORE_HDR := $(wildcard src/core/*.h) src/core/mp_proc_linux.c src/core/mp_proc_stub.c
 EXT_SRC := $(wildcard src/ext/*.c)
 EXT_HDR := $(wildcard src/ext/*.h)
@@ -34,9 +37,24 @@ EXT_TAG := $(subst .,_,$(basename $(EXT_SUFFIX)))
 EXT_OBJ := $(patsubst src/ext/%.c,$(BUILD)/ext$(EXT_TAG)/%.o,$(EXT_SRC))
 EXT_SO := memory_profiler/_core$(EXT_SUFFIX)
 
-.PHONY: all ext install uninstall test test-c test-py test-all bench check-python clean venvs
+# mprof: a standalone C program (no Python needed to build or run it).
+CLI_SRC := $(wildcard src/cli/*.c)
+CLI_HDR := $(wildcard src/cli/*.h)
+CLI_OBJ := $(patsubst src/cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
+MPROF := $(BUILD)/mprof
 
-all: ext
+.PHONY: all ext mprof install uninstall test test-c test-py test-all bench check-python clean venvs
+
+all: ext mprof
+
+mprof: $(MPROF)
+
+$(BUILD)/cli/%.o: src/cli/%.c $(CLI_HDR) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Isrc/core -DMP_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(MPROF): $(CLI_OBJ) $(CORE_OBJ)
+	$(CC) $(SAN) -o $@ $^ -lpthread -lm
 
 check-python:
 	@test -n "$(EXT_SUFFIX)" || { echo "make: cannot run '$(PYTHON)' (set PYTHON=/path/to/python)" >&2; exit 1; }
@@ -57,19 +75,21 @@ $(EXT_SO): $(CORE_OBJ) $(EXT_OBJ)
 # Offline install: copy the built package into the interpreter's site-packages
 # with a dist-info record, so pip sees it (and can uninstall it).
 DIST := memory_profiler_c-$(VERSION).dist-info
-install: ext
+install: ext mprof
 	@test -n "$(PY_PLATLIB)"
+	mkdir -p "$(PY_SCRIPTS)"
+	install -m 0755 $(MPROF) "$(PY_SCRIPTS)/mprof"
 	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info
 	mkdir -p "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)/$(DIST)"
 	cp memory_profiler/*.py "$(PY_PLATLIB)/memory_profiler/"
 	cp $(EXT_SO) "$(PY_PLATLIB)/memory_profiler/"
 	printf 'Metadata-Version: 2.1\nName: memory-profiler-c\nVersion: %s\nSummary: memory_profiler rewritten in C\n' "$(VERSION)" > "$(PY_PLATLIB)/$(DIST)/METADATA"
 	printf 'make\n' > "$(PY_PLATLIB)/$(DIST)/INSTALLER"
-	cd "$(PY_PLATLIB)" && find memory_profiler $(DIST) -type f | sed 's/$$/,,/' > $(DIST)/RECORD
-	@echo "installed memory_profiler $(VERSION) into $(PY_PLATLIB)"
+	cd "$(PY_PLATLIB)" && { find memory_profiler $(DIST) -type f; realpath --relative-to=. "$(PY_SCRIPTS)/mprof"; } | sed 's/$$/,,/' > $(DIST)/RECORD
+	@echo "installed memory_profiler $(VERSION) into $(PY_PLATLIB), mprof into $(PY_SCRIPTS)"
 
 uninstall: check-python
-	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info
+	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info "$(PY_SCRIPTS)/mprof"
 
 # ---------------------------------------------------------------- tests
 CHECK_FLAGS := $(shell pkg-config --cflags --libs check 2>/dev/null)
@@ -92,8 +112,9 @@ venvs:
 test: test-c
 	tools/test-all.sh
 
-bench: ext
+bench: ext mprof
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+	$(PYTHON) bench/mprof_cost.py
 
 clean:
 	rm -rf $(BUILD) memory_profiler/_core*.so memory_profiler/__pycache__

@@ -1,6 +1,10 @@
 # Builds memory_profiler._core for `pip install .`; `make` builds the same
 # sources directly (and is what the tests and CI use).
+import glob
+import os
 import re
+import subprocess
+import sysconfig
 
 from setuptools import Extension, setup
 
@@ -8,11 +12,25 @@ with open("pyproject.toml") as f:
     version = re.search(r'^version = "(.*)"', f.read(), re.M).group(1)
 
 core = ["src/core/mp_alloc.c", "src/core/mp_sampler.c", "src/core/mp_tick.c", "src/core/mp_clock.c", "src/core/mp_meter.c", "src/core/mp_proc.c",
-        "src/core/mp_json.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c"]
+        "src/core/mp_json.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c",
+        "src/core/mp_datafile.c"]
 ext = ["src/ext/heap.c", "src/ext/module.c", "src/ext/profiler.c", "src/ext/sampler.c",
        "src/ext/tracer.c"]
 
-setup(ext_modules=[Extension(
+
+
+def build_mprof():
+    """The mprof program is plain C (no Python); installed into bin/."""
+    out = os.path.join("build", "mprof")
+    cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
+    os.makedirs("build", exist_ok=True)
+    subprocess.check_call([cc, "-std=c11", "-O2", "-D_GNU_SOURCE", "-DMP_VERSION=\"%s\"" % version,
+                           "-Isrc/core", "-o", out] + sorted(glob.glob("src/cli/*.c")) + core
+                          + ["-lpthread", "-lm"])
+    return out
+
+
+setup(data_files=[("bin", [build_mprof()])], ext_modules=[Extension(
     "memory_profiler._core",
     sources=core + ext,
     define_macros=[("_GNU_SOURCE", None), ("MP_VERSION", '"%s"' % version)],

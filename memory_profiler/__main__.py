@@ -170,6 +170,21 @@ def _let_spawned_children_see_profile():
     spawn.get_command_line = get_command_line
 
 
+def _write_records(out, stamper):
+    """FUNC records go to the data file in one write(2): mprof appends MEM
+    lines to the same file meanwhile, and O_APPEND keeps one write whole."""
+    text = io.StringIO()
+    stamper.show_results(stream=text)
+    data = text.getvalue()
+    if out is sys.stdout or not data:
+        out.write(data)
+        return
+    out.flush()
+    raw = data.encode(getattr(out, "encoding", None) or "utf-8")
+    while raw:
+        raw = raw[os.write(out.fileno(), raw):]
+
+
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     target, target_args = args.program[0], args.program[1:]
@@ -205,7 +220,7 @@ def main(argv=None):
     finally:
         try:
             if args.timestamp:
-                prof.show_results(stream=out)
+                _write_records(out, prof)
             else:
                 mp.show_results(prof, precision=args.precision, stream=out)
                 if json_out is not None:

@@ -15,7 +15,7 @@ passed=0
 for py in "${pythons[@]}"; do
     v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     echo "=== Python $v ($py)"
-    if ! make -s ext PYTHON="$py"; then
+    if ! make -s ext mprof PYTHON="$py"; then
         failed+=("$v (build)")
         continue
     fi

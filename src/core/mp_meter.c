@@ -157,3 +157,106 @@ int mp_meter_read(mp_backend_t b, int pid, int include_children, int64_t *bytes)
     }
     return 0;
 }
+
+static const char *pidmeter_leaf(mp_backend_t b)
+{
+    switch (b) {
+    case MP_BACKEND_RSS:
+        return "statm";
+    case MP_BACKEND_POSIX:
+        return "stat";
+    case MP_BACKEND_PSS:
+    case MP_BACKEND_USS:
+        return "smaps_rollup";
+    default:
+        return NULL;
+    }
+}
+
+int mp_pidmeter_open(mp_pidmeter_t *m, pid_t pid, mp_backend_t b)
+{
+    const char *leaf = pidmeter_leaf(b);
+    m->fd = -1;
+    m->pid = pid;
+    m->backend = b;
+    m->page_size = sysconf(_SC_PAGESIZE);
+    if (leaf == NULL || pid <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    m->fd = mp_proc_open_leaf(MP_PROC_ROOT, pid, leaf);
+    if (m->fd < 0) {
+        return -1;
+    }
+    /* smaps_rollup opens for anyone but reading it needs ptrace rights:
+     * find out now, not at the first sample. */
+    int64_t v;
+    if (mp_pidmeter_read(m, &v) < 0 && errno != ESRCH) {
+        int saved = errno;
+        mp_pidmeter_close(m);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* One pread is enough when the text came back whole (it ends with a
+ * newline and did not fill the buffer): half the system calls of reading to
+ * EOF, which matters at 1000 samples a second. */
+static ssize_t read_whole(int fd, char *buf, size_t cap)
+{
+    ssize_t r;
+    do {
+        r = pread(fd, buf, cap - 1, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0 && (size_t)r < cap - 1 && buf[r - 1] == '\n') {
+        buf[r] = '\0';
+        return r;
+    }
+    if (r < 0) {
+        return -1;
+    }
+    return mp_proc_pread(fd, buf, cap);
+}
+
+int mp_pidmeter_read(mp_pidmeter_t *m, int64_t *bytes)
+{
+    char buf[4096];
+    mp_smaps_t sm;
+    int rc;
+    if (read_whole(m->fd, buf, sizeof(buf)) < 0) {
+        if (errno == ENOENT) {
+            errno = ESRCH;
+        }
+        return -1;
+    }
+    switch (m->backend) {
+    case MP_BACKEND_RSS:
+        rc = mp_proc_parse_statm(buf, m->page_size, bytes);
+        break;
+    case MP_BACKEND_POSIX:
+        rc = mp_proc_parse_stat_rss(buf, m->page_size, bytes);
+        break;
+    default:
+        rc = mp_proc_parse_smaps(buf, &sm);
+        *bytes = (m->backend == MP_BACKEND_PSS) ? sm.pss : sm.uss;
+        if (rc < 0 && buf[0] == '\0') {
+            *bytes = 0; /* an exited process has no mappings left */
+            rc = 0;
+        }
+        break;
+    }
+    if (rc == 0 && *bytes == 0) {
+        errno = ESRCH; /* no memory at all: a zombie, its memory released */
+        return -1;
+    }
+    return rc;
+}
+
+void mp_pidmeter_close(mp_pidmeter_t *m)
+{
+    if (m->fd >= 0) {
+        close(m->fd);
+    }
+    m->fd = -1;
+}

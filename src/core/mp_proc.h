@@ -46,6 +46,24 @@ int mp_proc_reset_peak(const char *root, pid_t pid);
  * descendant that vanishes while being listed is skipped silently. */
 int mp_proc_descendants(const char *root, pid_t pid, pid_t *pids, size_t cap, size_t *n);
 
+/* The kernel's name for pid (the "comm" field, at most 15 bytes) into buf. */
+int mp_proc_comm(const char *root, pid_t pid, char *buf, size_t cap);
+
+/* The arguments of pid (<root>/<pid>/cmdline) into buf, NUL-separated and
+ * NUL-terminated; *argc receives their number (0 for kernel threads and
+ * zombies). */
+int mp_proc_cmdline(const char *root, pid_t pid, char *buf, size_t cap, int *argc);
+
+/* The lowest pid, other than this process, whose name (comm, or the last
+ * path component of argv[0]) contains hint. ENOENT when none matches. */
+int mp_proc_find_by_name(const char *root, const char *hint, pid_t *out);
+
+/* Open <root>/<pid>/<leaf> for reading and keep it: re-reading the
+ * descriptor with mp_proc_pread follows the same process even if its pid is
+ * reused, and fails with ESRCH once it is gone. Returns the descriptor or -1
+ * with errno set (ENOENT: no such process). */
+int mp_proc_open_leaf(const char *root, pid_t pid, const char *leaf);
+
 /* Parse helpers, exposed for the tests and the fuzzers. Each takes a
  * NUL-terminated buffer. */
 int mp_proc_parse_statm(const char *buf, long page_size, int64_t *bytes);

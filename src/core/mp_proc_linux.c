@@ -153,3 +153,96 @@ int mp_proc_descendants(const char *root, pid_t pid, pid_t *pids, size_t cap, si
     }
     return 0;
 }
+
+int mp_proc_open_leaf(const char *root, pid_t pid, const char *leaf)
+{
+    char path[512];
+    if (proc_path(path, sizeof(path), root, pid, leaf) < 0) {
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ESRCH) {
+        errno = ENOENT;
+    }
+    return fd;
+}
+
+int mp_proc_comm(const char *root, pid_t pid, char *buf, size_t cap)
+{
+    if (read_leaf(root, pid, "comm", buf, cap) < 0) {
+        return -1;
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+int mp_proc_cmdline(const char *root, pid_t pid, char *buf, size_t cap, int *argc)
+{
+    char path[512];
+    *argc = 0;
+    if (cap < 2 || proc_path(path, sizeof(path), root, pid, "cmdline") < 0) {
+        errno = (cap < 2) ? EINVAL : errno;
+        return -1;
+    }
+    ssize_t n = mp_proc_read_file(path, buf, cap - 1);
+    if (n < 0) {
+        if (errno == ESRCH) {
+            errno = ENOENT;
+        }
+        return -1;
+    }
+    /* The kernel ends each argument with a NUL; a truncated read may not. */
+    if (n > 0 && buf[n - 1] != '\0') {
+        buf[n++] = '\0';
+    }
+    buf[n] = '\0';
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\0') {
+            (*argc)++;
+        }
+    }
+    return 0;
+}
+
+/* 1 if hint is in pid's comm or in the last component of its argv[0]. */
+static int name_matches(const char *root, pid_t pid, const char *hint)
+{
+    char buf[4096];
+    int argc = 0;
+    if (mp_proc_comm(root, pid, buf, sizeof(buf)) == 0 && strstr(buf, hint) != NULL) {
+        return 1;
+    }
+    if (mp_proc_cmdline(root, pid, buf, sizeof(buf), &argc) < 0 || argc == 0) {
+        return 0;
+    }
+    const char *base = strrchr(buf, '/');
+    base = base ? base + 1 : buf;
+    return strstr(base, hint) != NULL;
+}
+
+int mp_proc_find_by_name(const char *root, const char *hint, pid_t *out)
+{
+    DIR *dir = opendir(root);
+    if (dir == NULL) {
+        return -1;
+    }
+    pid_t me = getpid(), best = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char *end = NULL;
+        long v = strtol(de->d_name, &end, 10);
+        if (end == de->d_name || *end != '\0' || v <= 0 || (pid_t)v == me) {
+            continue;
+        }
+        if ((best == 0 || (pid_t)v < best) && name_matches(root, (pid_t)v, hint)) {
+            best = (pid_t)v;
+        }
+    }
+    closedir(dir);
+    if (best == 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    *out = best;
+    return 0;
+}

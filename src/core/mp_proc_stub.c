@@ -40,3 +40,28 @@ int mp_proc_descendants(const char *root, pid_t pid, pid_t *pids, size_t cap, si
     errno = ENOSYS;
     return -1;
 }
+int mp_proc_comm(const char *root, pid_t pid, char *buf, size_t cap)
+{
+    (void)root; (void)pid; (void)buf; (void)cap;
+    errno = ENOSYS;
+    return -1;
+}
+int mp_proc_cmdline(const char *root, pid_t pid, char *buf, size_t cap, int *argc)
+{
+    (void)root; (void)pid; (void)buf; (void)cap;
+    *argc = 0;
+    errno = ENOSYS;
+    return -1;
+}
+int mp_proc_find_by_name(const char *root, const char *hint, pid_t *out)
+{
+    (void)root; (void)hint; (void)out;
+    errno = ENOSYS;
+    return -1;
+}
+int mp_proc_open_leaf(const char *root, pid_t pid, const char *leaf)
+{
+    (void)root; (void)pid; (void)leaf;
+    errno = ENOSYS;
+    return -1;
+}

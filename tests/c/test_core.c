@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include "mp_clock.h"
+#include "mp_datafile.h"
 #include "mp_meter.h"
 #include "mp_proc.h"
 #include "mp_ptrmap.h"
 #include "mp_report.h"
 #include "mp_sampler.h"
 
+#include <stdio.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define ROOT "fixtures/proc"
@@ -303,6 +306,180 @@ START_TEST(sampler_rejects_a_missing_process_and_bad_options)
 }
 END_TEST
 
+/* ------------------------------------------------------------ data file */
+
+static void parse_text(const char *text, mp_profile_t *p)
+{
+    ck_assert_int_eq(mp_profile_parse(text, strlen(text), p), 0);
+}
+
+START_TEST(datafile_reads_every_record_kind)
+{
+    mp_profile_t p;
+    parse_text("CMDLINE python 'my script.py'\n"
+               "MEM 10.500000 100.0000\n"
+               "CHLD 77 2.000000 100.0500\n"
+               "MEM 12.250000 100.1000\n"
+               "FUNC __main__.f 10.5000 100.0100 12.0000 100.0900 0\n"
+               "FUNC __main__.g 11.0000 100.0200 11.5000 100.0300\n"
+               "FUNC __main__.f 12.0000 100.0950 12.1000 100.0990 1\n", &p);
+    ck_assert_str_eq(p.cmdline, "python 'my script.py'");
+    ck_assert_uint_eq(p.mem.n, 2);
+    ck_assert(fabs(p.mem.mib[1] - 12.25) < 1e-9 && fabs(p.mem.t[1] - 100.1) < 1e-9);
+    ck_assert_uint_eq(p.nchildren, 1);
+    ck_assert_int_eq(p.children[0].pid, 77);
+    ck_assert_uint_eq(p.ncalls, 3);
+    ck_assert_uint_eq(p.nnames, 2);
+    ck_assert_str_eq(p.names[p.calls[1].name], "__main__.g");
+    ck_assert_int_eq(p.calls[1].level, -1); /* the older 5-field FUNC */
+    ck_assert_int_eq(p.calls[2].level, 1);
+    ck_assert_uint_eq(p.nskipped, 0);
+    ck_assert(fabs(mp_series_max(&p.mem) - 12.25) < 1e-9);
+    ck_assert(fabs(mp_profile_start(&p) - 100.0) < 1e-9);
+    mp_profile_free(&p);
+}
+END_TEST
+
+START_TEST(datafile_tolerates_damage_and_disorder)
+{
+    mp_profile_t p;
+    parse_text("MEM 5.0 200.2\n"
+               "NEWRECORD whatever 1 2 3\n"
+               "\n"
+               "MEM 7.0 200.0\n"
+               "garbage \x01\x02 line\n"
+               "MEM abc 200.1\n"
+               "MEM 6.0 200.1 extra\n"
+               "CMDLINE second run\n"
+               "CHLD x 1.0 2.0\n"
+               "FUNC f 1 2 3\n"
+               "MEM 9.0 200.3\r\n"
+               "MEM 8.0 20", &p); /* cut off mid-record */
+    ck_assert_uint_eq(p.mem.n, 3);
+    ck_assert(p.mem.t[0] < p.mem.t[1] && p.mem.t[1] < p.mem.t[2]);
+    ck_assert(fabs(p.mem.mib[0] - 7.0) < 1e-9);
+    ck_assert(fabs(mp_series_max(&p.mem) - 9.0) < 1e-9);
+    ck_assert_uint_eq(p.nruns, 1);
+    ck_assert_uint_eq(p.nskipped, 6);
+    ck_assert_uint_eq(p.ncalls, 0);
+    mp_profile_free(&p);
+    parse_text("", &p);
+    ck_assert_uint_eq(p.mem.n, 0);
+    ck_assert(isnan(mp_series_max(&p.mem)) && isnan(mp_profile_start(&p)));
+    mp_profile_free(&p);
+}
+END_TEST
+
+START_TEST(datafile_numbers_parse_like_strtod)
+{
+    const char *cases[] = {"0", "12.5", "-3.25", "1795526122.5998", "63.175781", "1e3", "2.5E-2",
+                           "123456789012345678901234", "0.000001", "+4"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *s = cases[i], *end = NULL;
+        double v = mp_datafile_number(s, s + strlen(s), &end);
+        ck_assert_ptr_eq(end, s + strlen(s));
+        ck_assert(fabs(v - strtod(s, NULL)) <= 1e-12 * fabs(v) + 1e-15);
+    }
+}
+END_TEST
+
+START_TEST(datafile_writer_round_trips)
+{
+    char path[] = "/tmp/mp_test_dfw_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    mp_dfw_t *w = mp_dfw_open(path);
+    ck_assert_ptr_nonnull(w);
+    char *argv[] = {"prog", "two words", "tab\there", "new\nline"};
+    ck_assert_int_eq(mp_dfw_cmdline(w, 4, argv), 0);
+    for (int i = 0; i < 5000; i++) { /* more than one buffer's worth */
+        ck_assert_int_eq(mp_dfw_mem(w, i / 8.0, 1000.0 + i / 1000.0), 0);
+        ck_assert_int_eq(mp_dfw_child(w, 4243, i / 16.0, 1000.0 + i / 1000.0), 0);
+    }
+    ck_assert_int_eq(mp_dfw_close(w), 0);
+    mp_profile_t p;
+    ck_assert_int_eq(mp_profile_read(path, &p), 0);
+    ck_assert_str_eq(p.cmdline, "prog 'two words' 'tab\there' new line");
+    ck_assert_uint_eq(p.mem.n, 5000);
+    ck_assert_uint_eq(p.children[0].s.n, 5000);
+    ck_assert(fabs(p.mem.mib[4999] - 4999 / 8.0) < 1e-6);
+    ck_assert_uint_eq(p.nskipped, 0);
+    mp_profile_free(&p);
+    /* A symbolic link planted in place of the file is not followed. */
+    char link[64];
+    snprintf(link, sizeof(link), "%s.lnk", path);
+    ck_assert_int_eq(symlink(path, link), 0);
+    ck_assert_ptr_null(mp_dfw_open(link));
+    ck_assert_int_eq(errno, ELOOP);
+    unlink(link);
+    unlink(path);
+    /* Write errors are reported, and stay reported. */
+    w = mp_dfw_open("/dev/full");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(mp_dfw_mem(w, 1.0, 2.0), 0);
+    ck_assert_int_eq(mp_dfw_flush(w), -1);
+    ck_assert_int_eq(errno, ENOSPC);
+    ck_assert_int_eq(mp_dfw_mem(w, 1.0, 2.0), -1);
+    ck_assert_int_eq(mp_dfw_close(w), -1);
+    ck_assert_int_eq(mp_profile_read("/nonexistent/file.dat", &p), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(mp_profile_read("/tmp", &p), -1);
+    ck_assert_int_eq(errno, EISDIR);
+}
+END_TEST
+
+START_TEST(processes_found_by_name_and_cmdline)
+{
+    char buf[256];
+    int argc = 0;
+    pid_t pid = 0;
+    ck_assert_int_eq(mp_proc_cmdline(ROOT, 4242, buf, sizeof(buf), &argc), 0);
+    ck_assert_int_eq(argc, 3);
+    ck_assert_str_eq(buf + strlen(buf) + 1, "--flag");
+    ck_assert_int_eq(mp_proc_comm(ROOT, 4243, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "worker");
+    ck_assert_int_eq(mp_proc_find_by_name(ROOT, "work", &pid), 0); /* comm */
+    ck_assert_int_eq(pid, 4243);
+    ck_assert_int_eq(mp_proc_find_by_name(ROOT, "data-cruncher", &pid), 0); /* argv[0] */
+    ck_assert_int_eq(pid, 4243);
+    ck_assert_int_eq(mp_proc_find_by_name(ROOT, "--flag", &pid), -1); /* not argv[1] */
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(pid_meter_follows_a_child_until_it_ends)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        close(pipefd[1]);
+        ssize_t r = read(pipefd[0], &c, 1); /* wait for the parent */
+        _exit(r < 0);
+    }
+    close(pipefd[0]);
+    mp_pidmeter_t m;
+    int64_t bytes = 0;
+    ck_assert_int_eq(mp_pidmeter_open(&m, child, MP_BACKEND_RSS), 0);
+    ck_assert_int_eq(mp_pidmeter_read(&m, &bytes), 0);
+    ck_assert_int_gt(bytes, 0);
+    close(pipefd[1]); /* the child exits: a zombie, then gone */
+    usleep(100000);
+    ck_assert_int_eq(mp_pidmeter_read(&m, &bytes), -1);
+    ck_assert_int_eq(errno, ESRCH);
+    int status;
+    waitpid(child, &status, 0);
+    ck_assert_int_eq(mp_pidmeter_read(&m, &bytes), -1);
+    ck_assert_int_eq(errno, ESRCH);
+    mp_pidmeter_close(&m);
+    ck_assert_int_eq(mp_pidmeter_open(&m, child, MP_BACKEND_RSS), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    mp_pidmeter_close(&m);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -332,6 +509,14 @@ static Suite *core_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, sampler_samples_at_its_interval_and_keeps_the_peak);
     tcase_add_test(tc, sampler_rejects_a_missing_process_and_bad_options);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("datafile");
+    tcase_add_test(tc, datafile_reads_every_record_kind);
+    tcase_add_test(tc, datafile_tolerates_damage_and_disorder);
+    tcase_add_test(tc, datafile_numbers_parse_like_strtod);
+    tcase_add_test(tc, datafile_writer_round_trips);
+    tcase_add_test(tc, processes_found_by_name_and_cmdline);
+    tcase_add_test(tc, pid_meter_follows_a_child_until_it_ends);
     suite_add_tcase(s, tc);
     return s;
 }
