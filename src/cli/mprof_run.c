@@ -305,6 +305,53 @@ static double mib(int64_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
+/* The descendants being followed, each through its own kept descriptor.
+ * Listing them walks /proc/PID/task/TID/children of every process in the
+ * tree, which costs far more than reading them, so at fast intervals the
+ * list is refreshed every KIDS_RELIST_NS only. Protected by: the one thread. */
+#define KIDS_RELIST_NS (10 * 1000000LL)
+typedef struct {
+    mp_pidmeter_t m;
+    int64_t bytes;
+} kid_t;
+static kid_t kids[MAX_KIDS];
+static size_t nkids;
+static int64_t kids_listed_ns = -KIDS_RELIST_NS;
+
+static void relist_kids(pid_t root, mp_backend_t backend)
+{
+    static pid_t pids[MAX_KIDS];
+    static kid_t fresh[MAX_KIDS];
+    size_t n = 0, nfresh = 0;
+    if (mp_proc_descendants(MP_PROC_ROOT, root, pids, MAX_KIDS, &n) < 0) {
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        for (k = 0; k < nkids && kids[k].m.pid != pids[i]; k++) {
+        }
+        if (k < nkids) {
+            fresh[nfresh++] = kids[k]; /* already followed: keep its descriptor */
+            kids[k].m.fd = -1;
+        } else if (mp_pidmeter_open(&fresh[nfresh].m, pids[i], backend) == 0) {
+            nfresh++;
+        }
+    }
+    for (size_t k = 0; k < nkids; k++) {
+        mp_pidmeter_close(&kids[k].m); /* those no longer listed */
+    }
+    memcpy(kids, fresh, nfresh * sizeof(kid_t));
+    nkids = nfresh;
+}
+
+static void close_kids(void)
+{
+    for (size_t k = 0; k < nkids; k++) {
+        mp_pidmeter_close(&kids[k].m);
+    }
+    nkids = 0;
+}
+
 /* One sample: MEM (plus CHLD per descendant with -M). Sets *gone when the
  * process has ended. Returns 0, or -1 when the data file cannot be written. */
 static int take_sample(session_t *s, const run_opts_t *o, int *gone)
@@ -315,32 +362,31 @@ static int take_sample(session_t *s, const run_opts_t *o, int *gone)
         *gone = 1; /* ESRCH, or the process became unreadable while exiting */
         return 0;
     }
-    static pid_t kids[MAX_KIDS];
-    static int64_t kid_bytes[MAX_KIDS];
-    size_t nk = 0;
     if (o->children || o->multiprocess) {
-        if (mp_proc_descendants(MP_PROC_ROOT, s->pid, kids, MAX_KIDS, &nk) < 0) {
-            nk = 0;
+        int64_t now = mp_clock_mono_ns();
+        if (now - kids_listed_ns >= KIDS_RELIST_NS) {
+            relist_kids(s->pid, o->backend);
+            kids_listed_ns = now;
         }
         size_t live = 0;
-        for (size_t i = 0; i < nk; i++) {
-            int64_t v = 0;
-            if (mp_meter_read(o->backend, kids[i], 0, &v) == 0 && v > 0) {
-                kids[live] = kids[i];
-                kid_bytes[live++] = v;
-                if (o->children) {
-                    bytes += v;
-                }
+        for (size_t i = 0; i < nkids; i++) {
+            if (mp_pidmeter_read(&kids[i].m, &kids[i].bytes) < 0) {
+                mp_pidmeter_close(&kids[i].m); /* it ended */
+                continue;
+            }
+            kids[live++] = kids[i];
+            if (o->children) {
+                bytes += kids[i].bytes;
             }
         }
-        nk = live;
-        s->nkids = nk;
+        nkids = live;
+        s->nkids = live;
     }
     if (mp_dfw_mem(s->out, mib(bytes), t) < 0) {
         return -1;
     }
-    for (size_t i = 0; o->multiprocess && i < nk; i++) {
-        if (mp_dfw_child(s->out, (long)kids[i], mib(kid_bytes[i]), t) < 0) {
+    for (size_t i = 0; o->multiprocess && i < nkids; i++) {
+        if (mp_dfw_child(s->out, (long)kids[i].m.pid, mib(kids[i].bytes), t) < 0) {
             return -1;
         }
     }
@@ -369,12 +415,12 @@ static void note_interval(session_t *s, int64_t now)
 
 static void readout(const session_t *s, double elapsed)
 {
-    char kids[32] = "";
+    char children[32] = "";
     if (s->nkids > 0) {
-        snprintf(kids, sizeof(kids), "  %zu child%s", s->nkids, s->nkids == 1 ? "" : "ren");
+        snprintf(children, sizeof(children), "  %zu child%s", s->nkids, s->nkids == 1 ? "" : "ren");
     }
     fprintf(stderr, "\r\033[Kmprof: %.1f s  %.1f MiB  peak %.1f MiB%s", elapsed, s->current,
-            s->peak, kids);
+            s->peak, children);
     fflush(stderr);
 }
 
@@ -775,6 +821,7 @@ int mprof_run_main(int argc, char **argv, int attach)
 done:
     mp_dfw_close(s.out);
     mp_pidmeter_close(&s.meter);
+    close_kids();
     free(child_argv);
     free(cmdv);
     free(s.hist);
