@@ -53,8 +53,21 @@ $(BUILD)/cli/%.o: src/cli/%.c $(CLI_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Isrc/core -DMP_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(MPROF): $(CLI_OBJ) $(CORE_OBJ)
-	$(CC) $(SAN) -o $@ $^ -lpthread -lm
+# Plotting needs cairo (Debian: libcairo2-dev); without it mprof is built
+# with plotting switched off and says so.
+CAIRO_CFLAGS := $(shell pkg-config --cflags cairo 2>/dev/null)
+CAIRO_LIBS := $(shell pkg-config --libs cairo 2>/dev/null)
+ifeq ($(CAIRO_LIBS),)
+CAIRO_CFLAGS := -DMP_NO_CAIRO
+endif
+PLOT_OBJ := $(BUILD)/plot/mp_plot.o
+
+$(PLOT_OBJ): src/core/mp_plot.c src/core/mp_plot.h src/core/mp_datafile.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CAIRO_CFLAGS) -c $< -o $@
+
+$(MPROF): $(CLI_OBJ) $(CORE_OBJ) $(PLOT_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(CAIRO_LIBS) -lpthread -lm
 
 check-python:
 	@test -n "$(EXT_SUFFIX)" || { echo "make: cannot run '$(PYTHON)' (set PYTHON=/path/to/python)" >&2; exit 1; }

@@ -24,9 +24,14 @@ def build_mprof():
     out = os.path.join("build", "mprof")
     cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
     os.makedirs("build", exist_ok=True)
+    try:  # plotting needs cairo (Debian: libcairo2-dev); without it, mprof plot says so
+        cairo = subprocess.check_output(["pkg-config", "--cflags", "--libs", "cairo"],
+                                        universal_newlines=True).split()
+    except (OSError, subprocess.CalledProcessError):
+        cairo = ["-DMP_NO_CAIRO"]
     subprocess.check_call([cc, "-std=c11", "-O2", "-D_GNU_SOURCE", "-DMP_VERSION=\"%s\"" % version,
                            "-Isrc/core", "-o", out] + sorted(glob.glob("src/cli/*.c")) + core
-                          + ["-lpthread", "-lm"])
+                          + ["src/core/mp_plot.c"] + cairo + ["-lpthread", "-lm"])
     return out
 
 

@@ -1,6 +1,7 @@
 """mprof's own cost: CPU time of sampling (as a share of one core) and the
 timing jitter of its samples, at 1, 10 and 100 ms, next to the cost of a C
-loop that only wakes up on the same grid (the floor on this machine).
+loop that only wakes up on the same grid (the floor on this machine); then
+the time to plot (and peak) a 1-hour recording sampled every millisecond.
 
     python bench/mprof_cost.py [--seconds 5]
 
@@ -8,9 +9,11 @@ Needs build/mprof (make mprof) and a C compiler for the floor program."""
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -41,6 +44,48 @@ def mprof(tmp, interval, seconds, extra, target):
                 p99=float(p99), max=float(mx), late=int(late))
 
 
+def hour_file(path, seconds=3600, funcs=5000):
+    """A recording of `seconds` at 1 ms (a slow climb with steps), plus
+    `funcs` nested FUNC records."""
+    t0 = 1700000000.0
+    with open(path, "w") as f:
+        f.write("CMDLINE python train.py\n")
+        chunk = []
+        for i in range(seconds * 1000):
+            mib = 50 + i / 2000.0 + (200 if (i // 60000) % 10 == 3 else 0) + (i % 97) / 50.0
+            chunk.append("MEM %.6f %.4f\n" % (mib, t0 + i / 1000.0))
+            if len(chunk) >= 100000:
+                f.writelines(chunk)
+                chunk = []
+        f.writelines(chunk)
+        step = seconds / float(funcs)
+        for k in range(funcs):
+            s = t0 + k * step
+            f.write("FUNC __main__.step 60.0000 %.4f 61.0000 %.4f 0\n" % (s, s + step * 0.7))
+            f.write("FUNC model.forward 60.0000 %.4f 61.0000 %.4f 1\n" % (s + step * 0.1, s + step * 0.4))
+
+
+def plot_time(tmp, repeats=3):
+    path = os.path.join(tmp, "hour.dat")
+    hour_file(path)
+    size = os.path.getsize(path) / 2.0 ** 20
+    print()
+    print("## mprof plot: a 1-hour recording at 1 ms (3,600,000 MEM + 10,000 FUNC lines, %.0f MiB)"
+          % size)
+    print("%-34s %10s" % ("command", "best of %d" % repeats))
+    for args in (["peak"], ["plot", "-o", "h.png"], ["plot", "-f", "-o", "h.png"],
+                 ["plot", "-o", "h.svg"], ["plot", "-o", "h.pdf"]):
+        best = None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            r = subprocess.run([MPROF] + args[:1] + [path] + args[1:], cwd=tmp, capture_output=True)
+            took = time.perf_counter() - start
+            if r.returncode != 0:
+                raise SystemExit("mprof %s failed: %s" % (args, r.stderr))
+            best = took if best is None else min(best, took)
+        print("%-34s %9.3f s" % ("mprof " + " ".join(args), best))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -65,6 +110,8 @@ def main():
         f = floor(tmp, interval, s)
         print("%-28s %8d %9.2f%% %9.2f%% %9.3f %9.3f %9.3f %6d" % (
             name, r["n"], r["cpu"], f, r["p50"], r["p99"], r["max"], r["late"]))
+    plot_time(tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
