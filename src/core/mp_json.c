@@ -30,7 +30,7 @@ static int reserve(mp_buf_t *b, size_t extra)
 
 void mp_buf_add(mp_buf_t *b, const char *s, size_t n)
 {
-    if (reserve(b, n) < 0) {
+    if (n == 0 || reserve(b, n) < 0) {
         return;
     }
     memcpy(b->data + b->len, s, n);

@@ -135,24 +135,25 @@ static double text_width(cairo_t *cr, const char *s)
 /* Shorten s (in place, UTF-8 safe) with an ellipsis until it fits in w. */
 static void fit_text(cairo_t *cr, char *s, double w)
 {
-    size_t n = strlen(s);
-    if (text_width(cr, s) <= w) {
+    static const char ellipsis[] = "\xe2\x80\xa6"; /* 3 bytes */
+    char tmp[1024];
+    size_t len = strlen(s), n;
+    if (text_width(cr, s) <= w || len < 3 || len >= sizeof(tmp)) {
         return;
     }
-    while (n > 0) {
-        n--;
+    n = len - 3; /* the ellipsis must fit where the text was */
+    for (;;) {
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
-            n--;
+            n--; /* never cut a UTF-8 sequence */
         }
-        char save[4];
-        memcpy(save, s + n, 4);
-        memcpy(s + n, "\xe2\x80\xa6", 4); /* "…" + NUL */
-        if (text_width(cr, s) <= w) {
-            return;
+        memcpy(tmp, s, n);
+        memcpy(tmp + n, ellipsis, sizeof(ellipsis));
+        if (n == 0 || text_width(cr, tmp) <= w) {
+            break;
         }
-        memcpy(s + n, save, 4);
-        s[n] = '\0';
+        n--;
     }
+    memcpy(s, tmp, n + sizeof(ellipsis));
 }
 
 /* Text anchored at (x, y): ax/ay 0 = left/top, 0.5 = centre, 1 = right/bottom. */

@@ -107,8 +107,10 @@ static int take_sample(mp_sampler_t *s)
     smp->bytes = bytes;
     smp->first_child = s->nk;
     smp->nchildren = nk;
-    memcpy(s->kids + s->nk, s->kid_scratch, nk * sizeof(mp_child_sample_t));
-    s->nk += nk;
+    if (nk > 0) { /* kids and kid_scratch may still be NULL */
+        memcpy(s->kids + s->nk, s->kid_scratch, nk * sizeof(mp_child_sample_t));
+        s->nk += nk;
+    }
     if (bytes > s->peak) {
         s->peak = bytes;
     }
@@ -279,8 +281,12 @@ int mp_sampler_snapshot(mp_sampler_t *s, mp_sample_t **out, size_t *n,
         errno = ENOMEM;
         return -1;
     }
-    memcpy(*out, s->samples, s->n * sizeof(mp_sample_t));
-    memcpy(*children, s->kids, s->nk * sizeof(mp_child_sample_t));
+    if (s->n > 0) { /* the arrays are NULL until the first sample */
+        memcpy(*out, s->samples, s->n * sizeof(mp_sample_t));
+    }
+    if (s->nk > 0) {
+        memcpy(*children, s->kids, s->nk * sizeof(mp_child_sample_t));
+    }
     pthread_mutex_unlock(&s->lock);
     return 0;
 }
@@ -295,7 +301,9 @@ void mp_sampler_discard(mp_sampler_t *s, size_t n)
         size_t kfirst = (n < s->n) ? s->samples[n].first_child : s->nk;
         memmove(s->samples, s->samples + n, (s->n - n) * sizeof(mp_sample_t));
         s->n -= n;
-        memmove(s->kids, s->kids + kfirst, (s->nk - kfirst) * sizeof(mp_child_sample_t));
+        if (s->nk > kfirst) {
+            memmove(s->kids, s->kids + kfirst, (s->nk - kfirst) * sizeof(mp_child_sample_t));
+        }
         s->nk -= kfirst;
         for (size_t i = 0; i < s->n; i++) {
             s->samples[i].first_child -= kfirst;

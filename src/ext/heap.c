@@ -91,6 +91,11 @@ static void note_alloc(hook_t *h, void *ptr, size_t size)
  * (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses point
  * inside malloc's blocks and malloc_usable_size must not be asked. */
 static int raw_is_malloc;                /* set at install, GIL */
+
+/* PYTHONMALLOC=malloc (or malloc_debug): the MEM and OBJ domains call malloc
+ * themselves and never reach RAW, so watching RAW alone would miss every
+ * large object. Then the watch hooks all three domains. Set at install, GIL. */
+static int objects_from_malloc;
 #define UNKNOWN_FREE_SIZE 4096
 
 /* Returns the size removed from the accounting map (0 if unknown). */
@@ -101,10 +106,17 @@ static size_t note_free(hook_t *h, void *ptr)
     if (ptr == NULL) {
         return 0;
     }
+    int counting = atomic_load_explicit(&accounting, memory_order_relaxed);
     if (h->domain == PYMEM_DOMAIN_RAW) {
         add_churn(raw_is_malloc ? mp_alloc_usable_size(ptr) : UNKNOWN_FREE_SIZE);
+    } else if (!counting && raw_is_malloc) {
+        /* Watching MEM/OBJ directly (objects_from_malloc): large frees only. */
+        size_t n = mp_alloc_usable_size(ptr);
+        if (n > LARGE_BLOCK) {
+            add_churn(n);
+        }
     }
-    if (!atomic_load_explicit(&accounting, memory_order_relaxed)) {
+    if (!counting) {
         return 0;
     }
     if (h->domain == PYMEM_DOMAIN_RAW) {
@@ -249,14 +261,23 @@ static int detect_raw_is_malloc(void)
     return !debug_build && !dev;
 }
 
+static int detect_objects_from_malloc(void)
+{
+    const char *env = getenv("PYTHONMALLOC");
+    return env != NULL && strncmp(env, "malloc", 6) == 0;
+}
+
 int mp_heap_watch_start(void)
 {
     ensure_atfork();
     if (!hooks[0].installed) {
         raw_is_malloc = detect_raw_is_malloc();
+        objects_from_malloc = detect_objects_from_malloc();
     }
     if (watch_users++ == 0) {
-        install(&hooks[0]);
+        for (int i = 0; i < (objects_from_malloc ? 3 : 1); i++) {
+            install(&hooks[i]);
+        }
     }
     return 0;
 }
@@ -264,7 +285,9 @@ int mp_heap_watch_start(void)
 void mp_heap_watch_stop(void)
 {
     if (watch_users > 0 && --watch_users == 0 && account_users == 0) {
-        uninstall(&hooks[0]);
+        for (int i = 0; i < 3; i++) {
+            uninstall(&hooks[i]);
+        }
     }
 }
 
@@ -291,6 +314,7 @@ int mp_heap_start(void)
     atomic_store(&accounting, 1);
     if (!hooks[0].installed) {
         raw_is_malloc = detect_raw_is_malloc();
+        objects_from_malloc = detect_objects_from_malloc();
     }
     for (int i = 0; i < 3; i++) {
         install(&hooks[i]);
@@ -305,8 +329,10 @@ void mp_heap_stop(void)
         return;
     }
     atomic_store(&accounting, 0);
-    uninstall(&hooks[1]);
-    uninstall(&hooks[2]);
+    if (watch_users == 0 || !objects_from_malloc) {
+        uninstall(&hooks[1]);
+        uninstall(&hooks[2]);
+    }
     if (watch_users == 0) {
         uninstall(&hooks[0]);
     }

@@ -208,12 +208,14 @@ def _wait_for_samples(path, n=3, limit=30):
 def test_ctrl_c_stops_the_program_and_leaves_a_complete_file(tmp_path):
     # A terminal's Ctrl-C goes to the whole foreground process group.
     (tmp_path / "ctrl.py").write_text(
-        "import time\n@profile\ndef f():\n    time.sleep(60)\n"
+        "import time\n@profile\ndef f():\n    open('inside', 'w').close()\n    time.sleep(60)\n"
         "try:\n    f()\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise\n")
     p = _start(["run", "-T", "0.01", "-o", "c.dat", "ctrl.py"], tmp_path,
                start_new_session=True)
-    _wait_for_samples(str(tmp_path / "c.dat"))
-    time.sleep(0.5)  # the interpreter is inside its sleep now
+    deadline = time.time() + 60
+    while not (tmp_path / "inside").exists() and time.time() < deadline:
+        time.sleep(0.05)  # until the program is inside f
+    time.sleep(0.2)
     os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 128 + signal.SIGINT
