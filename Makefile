@@ -55,8 +55,8 @@ $(BUILD)/cli/%.o: src/cli/%.c $(CLI_HDR) $(CORE_HDR)
 
 # Plotting needs cairo (Debian: libcairo2-dev); without it mprof is built
 # with plotting switched off and says so.
-CAIRO_CFLAGS := $(shell pkg-config --cflags cairo 2>/dev/null)
-CAIRO_LIBS := $(shell pkg-config --libs cairo 2>/dev/null)
+CAIRO_CFLAGS := $(shell pkg-config --cflags cairo fontconfig 2>/dev/null)
+CAIRO_LIBS := $(shell pkg-config --libs cairo fontconfig 2>/dev/null)
 ifeq ($(CAIRO_LIBS),)
 CAIRO_CFLAGS := -DMP_NO_CAIRO
 endif

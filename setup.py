@@ -25,7 +25,7 @@ def build_mprof():
     cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
     os.makedirs("build", exist_ok=True)
     try:  # plotting needs cairo (Debian: libcairo2-dev); without it, mprof plot says so
-        cairo = subprocess.check_output(["pkg-config", "--cflags", "--libs", "cairo"],
+        cairo = subprocess.check_output(["pkg-config", "--cflags", "--libs", "cairo", "fontconfig"],
                                         universal_newlines=True).split()
     except (OSError, subprocess.CalledProcessError):
         cairo = ["-DMP_NO_CAIRO"]

@@ -217,6 +217,7 @@ int mprof_plot_main(int argc, char **argv)
     for (size_t i = 0; i < nprofs; i++) {
         mp_profile_free(&profs[i]);
     }
+    mp_plot_release();
     free(profs);
     mprof_free_names(files, nfiles);
     free(args);

@@ -441,6 +441,10 @@ static int parse_line(mp_profile_t *p, const char *line, const char *lim, names_
 {
     cursor_t c = {line, lim, 1};
     const char *kw;
+    if (memchr(line, '\0', (size_t)(lim - line)) != NULL) {
+        p->nskipped++; /* binary garbage: names with NUL bytes cannot be stored */
+        return 0;
+    }
     size_t kwlen = next_token(&c, &kw);
     if (!c.ok) {
         return 0; /* a blank line */

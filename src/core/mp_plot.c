@@ -37,6 +37,10 @@ int mp_plot_available(void)
     return 0;
 }
 
+void mp_plot_release(void)
+{
+}
+
 int mp_plot_render(const mp_plot_opts_t *o, mp_plot_format_t fmt, int fd,
                    mp_plot_geometry_t *geom, char *err, size_t errlen)
 {
@@ -51,10 +55,17 @@ int mp_plot_render(const mp_plot_opts_t *o, mp_plot_format_t fmt, int fd,
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 
 int mp_plot_available(void)
 {
     return 1;
+}
+
+void mp_plot_release(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -345,7 +356,8 @@ static void draw_series(plot_t *p, const mp_series_t *s, double base, rgb_t c, d
         double xi = 0;
         long ci = LONG_MAX;
         if (i < s->n) {
-            xi = X(p, s->t[i] - base);
+            /* Far outside the plot (clipped anyway): keep the number sane. */
+            xi = fmin(fmax(X(p, s->t[i] - base), -1e7), 1e7);
             ci = (long)floor(xi);
         }
         if (ci != col && col != LONG_MIN) {
