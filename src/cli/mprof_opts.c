@@ -181,7 +181,8 @@ void mprof_float_repr(char *out, size_t cap, double v)
     if (strchr(out, 'e') != NULL) {
         snprintf(out, cap, "%.1f", v); /* %g chose an exponent Python would not */
     }
-    if (strpbrk(out, ".en") == NULL && strlen(out) + 2 < cap) {
-        strcat(out, ".0");
+    size_t n = strlen(out);
+    if (strpbrk(out, ".en") == NULL && n + 2 < cap) {
+        memcpy(out + n, ".0", 3);
     }
 }

@@ -436,7 +436,7 @@ static double hist_quantile(const session_t *s, double q)
     for (size_t i = 0; i < HIST_BUCKETS; i++) {
         acc += s->hist[i];
         if ((double)acc >= q * (double)total) {
-            return (double)(i * HIST_BUCKET_NS + HIST_BUCKET_NS / 2) / 1e6;
+            return ((double)i + 0.5) * HIST_BUCKET_NS / 1e6; /* bucket middle, ms */
         }
     }
     return NAN;

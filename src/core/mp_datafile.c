@@ -22,7 +22,7 @@ struct mp_dfw {
 };
 
 /* A flush is forced once this much is queued, whatever the caller's rhythm. */
-#define DFW_HIGH_WATER (64 * 1024)
+#define DFW_HIGH_WATER ((size_t)64 * 1024)
 
 mp_dfw_t *mp_dfw_open(const char *path)
 {
@@ -117,6 +117,8 @@ int mp_dfw_close(mp_dfw_t *w)
     return rc;
 }
 
+/* argv stays char *const[]: C does not convert char ** to const char *const *. */
+// cppcheck-suppress constParameter
 void mp_datafile_join_cmdline(char *out, size_t cap, int argc, char *const argv[])
 {
     size_t len = 0;
@@ -382,6 +384,9 @@ static int name_index(mp_profile_t *p, names_index_t *ix, size_t *names_cap, con
         ix->slots = slots;
         ix->cap = ncap;
     }
+    if (ix->slots == NULL) {
+        return -1;
+    }
     size_t j = hash_bytes(s, n) & (ix->cap - 1);
     while (ix->slots[j]) {
         const char *nm = p->names[ix->slots[j] - 1];
@@ -568,16 +573,20 @@ int mp_profile_read(const char *path, mp_profile_t *p)
         goto done;
     }
     cap = (st.st_size > 0 ? (size_t)st.st_size : 0) + 4096;
+    text = malloc(cap);
+    if (text == NULL) {
+        errno = ENOMEM;
+        goto done;
+    }
     for (;;) {
-        if (len + 1 >= cap || text == NULL) {
-            size_t ncap = text == NULL ? cap : cap * 2;
-            char *n = realloc(text, ncap);
+        if (len + 1 >= cap) { /* the file grew while being read */
+            char *n = realloc(text, cap * 2);
             if (n == NULL) {
                 errno = ENOMEM;
                 goto done;
             }
             text = n;
-            cap = ncap;
+            cap *= 2;
         }
         ssize_t r = read(fd, text + len, cap - len - 1);
         if (r < 0) {

@@ -435,8 +435,10 @@ static void draw_axes(plot_t *p)
     /* grid and ticks */
     cairo_set_line_width(cr, 1);
     int xd = decimals_for(p->xstep), yd = decimals_for(p->ystep);
-    for (double v = ceil(p->xmin / p->xstep - 1e-9) * p->xstep; v <= p->xmax + p->xstep * 1e-9;
-         v += p->xstep) {
+    /* Integer tick counters: no rounding drift, and a bounded loop. */
+    long x0 = (long)ceil(p->xmin / p->xstep - 1e-9), x1 = (long)floor(p->xmax / p->xstep + 1e-9);
+    for (long k = x0; k <= x1 && k - x0 < 1000; k++) {
+        double v = (double)k * p->xstep;
         double x = round(X(p, v)) + 0.5;
         cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
         cairo_move_to(cr, x, p->top);
@@ -446,8 +448,9 @@ static void draw_axes(plot_t *p)
         snprintf(buf, sizeof(buf), "%.*f", xd, fabs(v) < p->xstep * 1e-9 ? 0.0 : v);
         text_at(cr, buf, x, (p->levels ? p->flame_bottom : p->bottom) + 6, 0.5, 0);
     }
-    for (double v = ceil(p->ymin / p->ystep - 1e-9) * p->ystep; v <= p->ymax + p->ystep * 1e-9;
-         v += p->ystep) {
+    long y0 = (long)ceil(p->ymin / p->ystep - 1e-9), y1 = (long)floor(p->ymax / p->ystep + 1e-9);
+    for (long k = y0; k <= y1 && k - y0 < 1000; k++) {
+        double v = (double)k * p->ystep;
         double y = round(Y(p, v)) + 0.5;
         cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
         cairo_move_to(cr, p->left, y);

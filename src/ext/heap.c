@@ -41,7 +41,7 @@ static _Atomic int64_t current_bytes;
 static _Atomic int64_t allocated_bytes;
 
 /* Large-block traffic since the last signal (RAW domain). */
-#define WATCH_THRESHOLD (256 * 1024)
+#define WATCH_THRESHOLD ((int64_t)256 * 1024)
 static _Atomic int64_t churn;
 
 /* Set while this thread is inside a hook: the OBJ and MEM allocators fall

@@ -109,11 +109,11 @@ static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
     p->columns = cols;
     p->max_mem = -1.0;
     if (max_mem != Py_None) {
-        double mib = PyFloat_AsDouble(max_mem);
-        if (mib == -1.0 && PyErr_Occurred()) {
+        double limit = PyFloat_AsDouble(max_mem);
+        if (limit == -1.0 && PyErr_Occurred()) {
             return -1;
         }
-        p->max_mem = mib * 1048576.0;
+        p->max_mem = limit * 1048576.0;
     }
     if (p->codes == NULL) {
         p->codes = PyDict_New();
@@ -479,6 +479,16 @@ static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
 }
 
 /* stream.write(text) for a C string (UTF-8), optionally followed by a str. */
+/* End the line in buf (cap bytes, NUL-terminated) with a newline, if room. */
+static void add_newline(char *buf, size_t cap)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < cap) {
+        buf[n] = '\n';
+        buf[n + 1] = '\0';
+    }
+}
+
 static int write_text(PyObject *write, const char *text, PyObject *tail)
 {
     PyObject *s = PyUnicode_FromString(text);
@@ -524,13 +534,13 @@ static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b,
         }
         Py_DECREF(with_nl);
     }
-    mp_report_header_cols(buf, sizeof(buf), cols);
-    strcat(buf, "\n");
+    mp_report_header_cols(buf, sizeof(buf) - 1, cols);
+    add_newline(buf, sizeof(buf));
     if (write_text(write, buf, NULL) < 0) {
         goto done;
     }
     mp_report_separator_cols(buf, sizeof(buf) - 1, cols);
-    strcat(buf, "\n");
+    add_newline(buf, sizeof(buf));
     if (write_text(write, buf, NULL) < 0) {
         goto done;
     }
@@ -559,7 +569,7 @@ static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b,
         if (src != NULL && PyUnicode_Check(src)) {
             w = write_text(write, buf, src);
         } else {
-            strcat(buf, "\n");
+            add_newline(buf, sizeof(buf));
             w = write_text(write, buf, NULL);
         }
         if (w < 0) {

@@ -45,7 +45,7 @@ static uint64_t epoch = 1;         /* bumped on stop: thread stacks go stale */
  * the last reading, so a line's change is attributed when the line ends
  * after a due read; see the README for the bound. Counter slots (the heap)
  * cost a load and are read on every event. Exact mode reads every event. */
-#define NSLOTS (MP_BACKEND_COUNT * 2)
+enum { NSLOTS = MP_BACKEND_COUNT * 2 };
 #define SLOT_ALLOC NSLOTS
 #define NVALS (NSLOTS + 1)
 #define SLOT_RSS 0              /* backend psutil, no children: has a peak */
@@ -419,7 +419,7 @@ static inline void ev_line(codeinfo_t *info, PyObject *code, void *frame, int li
 }
 
 /* A profiled frame returns, yields or unwinds. */
-static void ev_end(codeinfo_t *info, PyObject *code, void *frame)
+static void ev_end(codeinfo_t *info, const PyObject *code, void *frame)
 {
     tstack_t *st = my_stack();
     if (st == NULL || st->n == 0) {
@@ -548,7 +548,7 @@ int mp_tracer_subscribe(PyObject *code, mp_profiler_t *p, Py_ssize_t idx)
         }
         if (ninfos == infos_cap) {
             size_t ncap = infos_cap ? infos_cap * 2 : 16;
-            codeinfo_t **ni = realloc(infos, ncap * sizeof(*ni));
+            codeinfo_t **ni = realloc(infos, ncap * sizeof(codeinfo_t *));
             if (ni == NULL) {
                 PyErr_NoMemory();
                 return -1;
@@ -586,7 +586,7 @@ int mp_tracer_subscribe(PyObject *code, mp_profiler_t *p, Py_ssize_t idx)
     return 0;
 }
 
-void mp_tracer_unsubscribe_all(mp_profiler_t *p)
+void mp_tracer_unsubscribe_all(const mp_profiler_t *p)
 {
     size_t k = 0;
     for (size_t i = 0; i < ninfos; i++) {

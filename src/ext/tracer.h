@@ -16,7 +16,7 @@
 int mp_tracer_subscribe(PyObject *code, mp_profiler_t *p, Py_ssize_t idx);
 
 /* Remove every subscription of p. Never fails. */
-void mp_tracer_unsubscribe_all(mp_profiler_t *p);
+void mp_tracer_unsubscribe_all(const mp_profiler_t *p);
 
 /* Start delivering events if not yet (first enabled profiler) / stop once no
  * profiler is enabled. Return 0 or -1 with an exception set. */
