@@ -274,6 +274,9 @@ static fstate_t *push(tstack_t *st, PyObject *code, void *frame, int line)
         st->v = nv;
         st->cap = ncap;
     }
+    if (st->v == NULL) {
+        return NULL; /* unreachable (cap > 0 implies v), for the analyzer */
+    }
     refresh(st->n ? &st->v[st->n - 1] : NULL);
     fstate_t *f = &st->v[st->n++];
     f->code = code;
