@@ -1,6 +1,7 @@
 """python -m memory_profiler [options] script.py|module [args...]"""
 import argparse
 import builtins
+import errno
 import io
 import os
 import signal
@@ -103,13 +104,19 @@ def _run_module(name, args):
 
 
 def _open_output(path, mode="a"):
+    """The report file: created with the user's umask, appended to (or
+    truncated with mode "w"), never through a symbolic link planted in its
+    place."""
     if path is None:
         return sys.stdout
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_APPEND if mode == "a" else os.O_TRUNC
     try:
-        return open(path, mode)
+        return os.fdopen(os.open(path, flags, 0o666), mode)
     except OSError as e:
-        sys.stderr.write("%s: error: cannot write the report to %s: %s\n"
-                         % (_PROG, path, e.strerror or e))
+        why = ("it is a symbolic link (refusing to follow it)" if e.errno == errno.ELOOP
+               else e.strerror or e)
+        sys.stderr.write("%s: error: cannot write the report to %s: %s\n" % (_PROG, path, why))
         sys.exit(1)
 
 
@@ -185,6 +192,26 @@ def _write_records(out, stamper):
         raw = raw[os.write(out.fileno(), raw):]
 
 
+def _report_on_abrupt_exits(report):
+    """os._exit and a default SIGTERM end the process without unwinding: the
+    report is written first (marked partial), then the process ends exactly
+    as it would have, with the same status."""
+    real_exit = os._exit
+
+    def _exit(status):
+        report("the program called os._exit(%s) while it ran" % status)
+        real_exit(status)
+    os._exit = _exit
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        def on_term(signum, frame):
+            report("the program was terminated by SIGTERM")
+            sys.stdout.flush()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+        signal.signal(signal.SIGTERM, on_term)
+
+
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     target, target_args = args.program[0], args.program[1:]
@@ -207,6 +234,32 @@ def main(argv=None):
     builtins.profile = prof
     _let_spawned_children_see_profile()
 
+    main_pid = os.getpid()
+    reported = []
+
+    def report(note=None):
+        """Write the report once, from this process only: a forked child
+        finishing the script must not print a second one."""
+        if reported or os.getpid() != main_pid:
+            return
+        reported.append(True)
+        try:
+            if args.timestamp:
+                _write_records(out, prof)
+            else:
+                if note is not None:
+                    out.write("Partial report: %s\n\n" % note)
+                mp.show_results(prof, precision=args.precision, stream=out)
+                if json_out is not None:
+                    json_out.write(prof.to_json())
+            out.flush()
+        finally:
+            if out is not sys.stdout:
+                out.close()
+            if json_out is not None:
+                json_out.close()
+
+    _report_on_abrupt_exits(report)
     failure = None
     try:
         if is_script:
@@ -218,19 +271,7 @@ def main(argv=None):
     except BaseException as e:  # the script's own exception: shown after the report
         failure = e
     finally:
-        try:
-            if args.timestamp:
-                _write_records(out, prof)
-            else:
-                mp.show_results(prof, precision=args.precision, stream=out)
-                if json_out is not None:
-                    json_out.write(prof.to_json())
-            out.flush()
-        finally:
-            if out is not sys.stdout:
-                out.close()
-            if json_out is not None:
-                json_out.close()
+        report()
     if failure is not None:
         tb = _user_traceback(failure.__traceback__)
         failure.__traceback__ = tb  # what the default excepthook displays

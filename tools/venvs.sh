@@ -27,7 +27,9 @@ find_pythons | while read -r v py; do
     if [ ! -x "$t/bin/python" ] || ! "$t/bin/python" -c 'import pytest, numpy, IPython' >/dev/null 2>&1; then
         "$py" -m venv "$t" >&2
         "$t/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel >&2
-        "$t/bin/python" -m pip install -q --disable-pip-version-check pytest numpy ipython >&2
+        "$t/bin/python" -m pip install -q --disable-pip-version-check pytest numpy ipython coverage >&2
+    elif ! "$t/bin/python" -c 'import coverage' >/dev/null 2>&1; then
+        "$t/bin/python" -m pip install -q --disable-pip-version-check coverage >&2
     fi
     if [ ! -x "$r/bin/python" ] || ! "$r/bin/python" -c 'import memory_profiler, psutil' >/dev/null 2>&1; then
         "$py" -m venv "$r" >&2

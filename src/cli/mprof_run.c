@@ -276,6 +276,7 @@ static pid_t spawn(char **argv, const sigset_t *child_mask, int *exec_errno)
     }
     if (pid == 0) {
         close(pipefd[0]);
+        signal(SIGPIPE, SIG_DFL); /* ignored in mprof only: the program gets its own */
         sigprocmask(SIG_SETMASK, child_mask, NULL);
         execvp(argv[0], argv);
         int e = errno;
@@ -692,6 +693,9 @@ int mprof_run_main(int argc, char **argv, int attach)
     sigaddset(&watched, SIGQUIT);
     sigaddset(&watched, SIGCHLD);
     sigprocmask(SIG_BLOCK, &watched, &orig);
+    /* A data file that is a pipe whose reader left must give EPIPE (exit 5,
+     * samples so far kept), not kill mprof. */
+    signal(SIGPIPE, SIG_IGN);
     w.watched = &watched;
     s.tty = isatty(STDERR_FILENO);
     if (o.stats) {

@@ -1,5 +1,6 @@
 """Fast mode against exact mode, and the peak and heap columns."""
 import io
+import os
 import json
 
 import pytest
@@ -48,7 +49,9 @@ def test_fast_mode_agrees_with_exact_mode(fn):
     for src in exact:
         # same occurrences; increments within 0.1 MiB per line
         assert exact[src][2] == fast[src][2], src
-        assert abs(exact[src][1] - fast[src][1]) <= 0.1, (src, exact[src], fast[src])
+        # (ASan's allocator moves RSS a little differently: a wider margin there)
+        tol = 0.25 if os.environ.get("MP_SANITIZED") else 0.1
+        assert abs(exact[src][1] - fast[src][1]) <= tol, (src, exact[src], fast[src])
 
 
 def test_peak_shows_numpy_temporaries():
