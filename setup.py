@@ -15,7 +15,7 @@ core = ["src/core/mp_alloc.c", "src/core/mp_sampler.c", "src/core/mp_tick.c", "s
         "src/core/mp_json.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c",
         "src/core/mp_datafile.c"]
 ext = ["src/ext/heap.c", "src/ext/module.c", "src/ext/profiler.c", "src/ext/sampler.c",
-       "src/ext/tracer.c"]
+       "src/ext/tracer.c", "src/ext/wrapper.c"]
 
 
 

@@ -503,12 +503,15 @@ static void handle_signal(waiter_t *w, session_t *s, int sig, const siginfo_t *s
     if (!s->spawned) {
         return; /* attached: stop sampling, leave the process alone */
     }
-    /* A terminal's Ctrl-C already reached the program (same process group);
-     * a signal sent to mprof alone (kill) is passed on. A third stop request
-     * kills a program that ignores the others. */
+    /* SIGINT comes from Ctrl-C or from kill on the process group: either way
+     * the program got it too, and a second copy would interrupt its own
+     * clean-up (a Python target writing its FUNC records). So SIGINT is only
+     * passed on when it is repeated. SIGTERM, SIGHUP and SIGQUIT sent to mprof
+     * alone (kill, si_code SI_USER) are passed on at once. A third stop
+     * request kills a program that ignores the others. */
     if (w->nstops >= 3) {
         kill(s->pid, SIGKILL);
-    } else if (si->si_code <= 0) {
+    } else if (sig == SIGINT ? w->nstops >= 2 : si->si_code <= 0) {
         kill(s->pid, sig);
     }
 }

@@ -4,6 +4,7 @@
 #include "heap.h"
 #include "profiler.h"
 #include "sampler.h"
+#include "wrapper.h"
 #include "tracer.h"
 #include "../core/mp_clock.h"
 #include "../core/mp_meter.h"
@@ -143,7 +144,8 @@ static PyMethodDef module_methods[] = {
 
 static int module_exec(PyObject *m)
 {
-    if (mp_tracer_init(m) < 0 || mp_profiler_add_type(m) < 0 || mp_sampler_add_type(m) < 0) {
+    if (mp_tracer_init(m) < 0 || mp_profiler_add_type(m) < 0 || mp_wrapper_add_type(m) < 0
+        || mp_sampler_add_type(m) < 0) {
         return -1;
     }
     if (PyModule_AddStringConstant(m, "__version__", MP_VERSION) < 0

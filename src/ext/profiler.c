@@ -328,6 +328,34 @@ static PyObject *profiler_disable(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *profiler_enable_by_count(PyObject *self, PyObject *unused);
+static PyObject *profiler_disable_by_count(PyObject *self, PyObject *unused);
+
+int mp_profiler_check(PyObject *obj)
+{
+    return profiler_type != NULL && PyObject_TypeCheck(obj, profiler_type);
+}
+
+int mp_profiler_enter(PyObject *self)
+{
+    PyObject *r = profiler_enable_by_count(self, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+int mp_profiler_leave(PyObject *self)
+{
+    PyObject *r = profiler_disable_by_count(self, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
 static PyObject *profiler_enable_by_count(PyObject *self, PyObject *unused)
 {
     mp_profiler_t *p = (mp_profiler_t *)self;

@@ -64,4 +64,12 @@ int mp_profiler_add_type(PyObject *module);
 PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw);
 extern const char mp_show_results_doc[];
 
+/* 1 if obj is a LineProfiler (or a subclass instance). */
+int mp_profiler_check(PyObject *obj);
+
+/* enable_by_count / disable_by_count for C callers (the function wrapper).
+ * 0, or -1 with an exception set. GIL held. */
+int mp_profiler_enter(PyObject *self);
+int mp_profiler_leave(PyObject *self);
+
 #endif

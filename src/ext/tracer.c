@@ -114,6 +114,7 @@ typedef struct {
     void *frame;         /* identity of the frame (up to 3.11), else NULL */
     int line;            /* the line now running */
     int fresh;           /* no line event yet since start/resume */
+    int nested;          /* a frame of the same code is below it (recursion) */
     uint64_t gen;        /* cache generation of start[] */
     int64_t start[NVALS];
     int64_t peak[NSLOTS];      /* highest reading while `line` ran */
@@ -278,7 +279,19 @@ static fstate_t *push(tstack_t *st, PyObject *code, void *frame, int line)
         return NULL; /* unreachable (cap > 0 implies v), for the analyzer */
     }
     refresh(st->n ? &st->v[st->n - 1] : NULL);
+    /* Recursion: a line's increment includes its callees, so counting it in
+     * every level would add each inner level's growth again (quadratic in the
+     * depth). Increments count in the outermost frame of a code object only;
+     * occurrences and memory in all. */
+    int nested = 0;
+    for (size_t i = st->n; i-- > 0;) {
+        if (st->v[i].code == code) {
+            nested = 1;
+            break;
+        }
+    }
     fstate_t *f = &st->v[st->n++];
+    f->nested = nested;
     f->code = code;
     f->frame = frame;
     f->line = line;
@@ -341,6 +354,7 @@ static inline void finish_line(codeinfo_t *info, fstate_t *f, void *frame)
 static void finish_line_full(codeinfo_t *info, fstate_t *f, void *frame)
 {
     int moved = f->gen != cache.gen;
+    int counts = moved && !f->nested;
     for (int i = 0; i < info->nsubs; i++) {
         mp_profiler_t *p = info->subs[i].prof;
         mp_row_t *r = row_of(p, info->subs[i].idx, f->line);
@@ -353,7 +367,7 @@ static void finish_line_full(codeinfo_t *info, fstate_t *f, void *frame)
         if (r->occ == 1 || now > r->mem) {
             r->mem = now;
         }
-        if (moved) {
+        if (counts) {
             r->inc += now - f->start[s];
         }
         if (p->columns) {
@@ -361,7 +375,7 @@ static void finish_line_full(codeinfo_t *info, fstate_t *f, void *frame)
             if (r->occ == 1 || pk > r->peak) {
                 r->peak = pk;
             }
-            if (moved && (p->columns & MP_COL_HEAP)) {
+            if (counts && (p->columns & MP_COL_HEAP)) {
                 int h = slot_of(MP_BACKEND_HEAP, 0);
                 r->heap_net += cache.v[h] - f->start[h];
                 r->heap_alloc += cache.v[SLOT_ALLOC] - f->start[SLOT_ALLOC];

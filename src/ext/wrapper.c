@@ -1,0 +1,187 @@
+/* ProfiledFunction(profiler, func): calls func with the profiler enabled
+ * (enable_by_count / disable_by_count around the call), in C.
+ *
+ * A Python wrapper (def wrapper(*args, **kwargs)) adds a whole interpreter
+ * frame and an argument tuple and dict to every call; on CPython 3.8-3.10 each
+ * of those frames also takes C stack, so a decorated function recursing
+ * 10,000 deep overflowed the 8 MiB stack and crashed the program. This one
+ * adds only a few small C frames.
+ *
+ * It behaves as the function for everything else: attributes are read from
+ * the function (__name__, __doc__, __module__, __qualname__, __code__...),
+ * __wrapped__ is the function, it binds as a method, and it pickles by its
+ * qualified name, as module-level functions do. */
+#include "wrapper.h"
+
+#include "profiler.h"
+
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *prof;            /* owned: the LineProfiler */
+    PyObject *func;            /* owned: the wrapped callable */
+} wrapper_t;
+
+static PyTypeObject *wrapper_type; /* owned */
+
+static PyObject *wrapper_call(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    wrapper_t *w = (wrapper_t *)self;
+    if (mp_profiler_enter(w->prof) < 0) {
+        return NULL;
+    }
+    PyObject *r = PyObject_Call(w->func, args, kwargs);
+    /* Leave even when the call raised, keeping its exception. */
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    if (mp_profiler_leave(w->prof) < 0) {
+        if (et != NULL) {
+            PyErr_Clear();
+        } else {
+            Py_XDECREF(r);
+            return NULL;
+        }
+    }
+    PyErr_Restore(et, ev, tb);
+    return r;
+}
+
+static PyObject *wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *prof, *func;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) > 0) {
+        PyErr_SetString(PyExc_TypeError, "ProfiledFunction() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "ProfiledFunction", 2, 2, &prof, &func)) {
+        return NULL;
+    }
+    if (!mp_profiler_check(prof)) {
+        PyErr_SetString(PyExc_TypeError, "ProfiledFunction: first argument must be a LineProfiler");
+        return NULL;
+    }
+    if (!PyCallable_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "ProfiledFunction: second argument must be callable");
+        return NULL;
+    }
+    wrapper_t *w = (wrapper_t *)type->tp_alloc(type, 0);
+    if (w == NULL) {
+        return NULL;
+    }
+    w->prof = Py_NewRef(prof);
+    w->func = Py_NewRef(func);
+    return (PyObject *)w;
+}
+
+static int wrapper_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    wrapper_t *w = (wrapper_t *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(w->prof);
+    Py_VISIT(w->func);
+    return 0;
+}
+
+static int wrapper_clear(PyObject *self)
+{
+    wrapper_t *w = (wrapper_t *)self;
+    Py_CLEAR(w->prof);
+    Py_CLEAR(w->func);
+    return 0;
+}
+
+static void wrapper_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    wrapper_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* Our own attributes first, then the function's. */
+static PyObject *wrapper_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (r != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        return r;
+    }
+    PyErr_Clear();
+    return PyObject_GetAttr(((wrapper_t *)self)->func, name);
+}
+
+static PyObject *wrapper_descr_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (obj == NULL || obj == Py_None) {
+        return Py_NewRef(self);
+    }
+    return PyMethod_New(self, obj);
+}
+
+static PyObject *wrapper_repr(PyObject *self)
+{
+    return PyObject_Repr(((wrapper_t *)self)->func);
+}
+
+/* Pickled as module-level functions are: by qualified name. */
+static PyObject *wrapper_reduce(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyObject_GetAttrString(((wrapper_t *)self)->func, "__qualname__");
+}
+
+static PyObject *wrapper_get_wrapped(PyObject *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(((wrapper_t *)self)->func);
+}
+
+static PyObject *wrapper_get_profiler(PyObject *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(((wrapper_t *)self)->prof);
+}
+
+static PyMethodDef wrapper_methods[] = {
+    {"__reduce__", wrapper_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef wrapper_getset[] = {
+    {"__wrapped__", wrapper_get_wrapped, NULL, "the function", NULL},
+    {"profiler", wrapper_get_profiler, NULL, "the LineProfiler it enables", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot wrapper_slots[] = {
+    {Py_tp_new, (void *)wrapper_new},
+    {Py_tp_dealloc, (void *)wrapper_dealloc},
+    {Py_tp_traverse, (void *)wrapper_traverse},
+    {Py_tp_clear, (void *)wrapper_clear},
+    {Py_tp_call, (void *)wrapper_call},
+    {Py_tp_getattro, (void *)wrapper_getattro},
+    {Py_tp_descr_get, (void *)wrapper_descr_get},
+    {Py_tp_repr, (void *)wrapper_repr},
+    {Py_tp_methods, (void *)wrapper_methods},
+    {Py_tp_getset, (void *)wrapper_getset},
+    {Py_tp_doc, (void *)"ProfiledFunction(profiler, func)\n--\n\n"
+                        "func, called with profiler enabled (what @profile returns)."},
+    {0, NULL},
+};
+
+static PyType_Spec wrapper_spec = {
+    .name = "memory_profiler._core.ProfiledFunction",
+    .basicsize = sizeof(wrapper_t),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = wrapper_slots,
+};
+
+int mp_wrapper_add_type(PyObject *module)
+{
+    wrapper_type = (PyTypeObject *)MP_TYPE_FROM_SPEC(module, &wrapper_spec);
+    if (wrapper_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddObjectRef(module, "ProfiledFunction", (PyObject *)wrapper_type);
+}
