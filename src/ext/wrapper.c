@@ -102,6 +102,11 @@ static void wrapper_dealloc(PyObject *self)
 /* Our own attributes first, then the function's. */
 static PyObject *wrapper_getattro(PyObject *self, PyObject *name)
 {
+    /* The type's own __module__ (set from the spec's name, over any getset)
+     * would hide the function's: pickle and inspect need the function's. */
+    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__module__") == 0) {
+        return PyObject_GetAttr(((wrapper_t *)self)->func, name);
+    }
     PyObject *r = PyObject_GenericGetAttr(self, name);
     if (r != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
         return r;
@@ -137,6 +142,13 @@ static PyObject *wrapper_get_wrapped(PyObject *self, void *closure)
     return Py_NewRef(((wrapper_t *)self)->func);
 }
 
+/* Attributes the type itself has (so the generic lookup would find the
+ * type's): read from the function instead. closure = the name. */
+static PyObject *wrapper_get_forwarded(PyObject *self, void *closure)
+{
+    return PyObject_GetAttrString(((wrapper_t *)self)->func, (const char *)closure);
+}
+
 static PyObject *wrapper_get_profiler(PyObject *self, void *closure)
 {
     (void)closure;
@@ -151,6 +163,9 @@ static PyMethodDef wrapper_methods[] = {
 static PyGetSetDef wrapper_getset[] = {
     {"__wrapped__", wrapper_get_wrapped, NULL, "the function", NULL},
     {"profiler", wrapper_get_profiler, NULL, "the LineProfiler it enables", NULL},
+    {"__name__", wrapper_get_forwarded, NULL, NULL, (void *)"__name__"},
+    {"__qualname__", wrapper_get_forwarded, NULL, NULL, (void *)"__qualname__"},
+    {"__doc__", wrapper_get_forwarded, NULL, NULL, (void *)"__doc__"},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -165,8 +180,6 @@ static PyType_Slot wrapper_slots[] = {
     {Py_tp_repr, (void *)wrapper_repr},
     {Py_tp_methods, (void *)wrapper_methods},
     {Py_tp_getset, (void *)wrapper_getset},
-    {Py_tp_doc, (void *)"ProfiledFunction(profiler, func)\n--\n\n"
-                        "func, called with profiler enabled (what @profile returns)."},
     {0, NULL},
 };
 
