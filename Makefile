@@ -4,6 +4,7 @@
 #   make install    install into $(PYTHON)'s environment (offline, no pip index)
 #   make test       C unit tests + the Python suite on every CPython 3.8-3.13 found
 #   make test-py    the Python suite for $(PYTHON) only
+#   make check      sanitizers, valgrind, fuzzing, static analysis (tools/check.sh)
 #   make bench      benchmarks (bench/)
 PYTHON ?= python3
 CC ?= cc
@@ -43,7 +44,7 @@ CLI_HDR := $(wildcard src/cli/*.h)
 CLI_OBJ := $(patsubst src/cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
 MPROF := $(BUILD)/mprof
 
-.PHONY: all ext mprof install uninstall test test-c test-py test-all bench check-python clean venvs
+.PHONY: all ext mprof check fuzz install uninstall test test-c test-py test-all bench check-python clean venvs
 
 all: ext mprof
 
@@ -124,6 +125,14 @@ venvs:
 # The whole suite: C tests, then the Python suite on every interpreter found.
 test: test-c
 	tools/test-all.sh
+
+# Reliability: -Werror with gcc and clang, cppcheck, clang-tidy, the C tests
+# and the Python suite under ASan+UBSan, valgrind, libFuzzer (tools/check.sh).
+check:
+	tools/check.sh
+
+fuzz:
+	tools/fuzz.sh $(FUZZ_SECONDS)
 
 bench: ext mprof
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
