@@ -147,10 +147,21 @@ class LineProfiler(_core.LineProfiler):
                     return (yield from func(*args, **kwargs))
                 finally:
                     prof.disable_by_count()
-        else:
-            # In C: no extra interpreter frame per call, so deep recursion
-            # costs no more C stack than it does unprofiled.
+        elif sys.version_info < (3, 11):
+            # Up to 3.10 every Python-level call also takes C stack, so a
+            # Python wrapper doubled it and 10,000-deep recursion overflowed:
+            # the C wrapper adds no interpreter frame.
             return _core.ProfiledFunction(self, func)
+        else:
+            # From 3.11 Python-to-Python calls take no C stack, while a call
+            # through a C callable does (and counts against the C recursion
+            # limit): here the plain wrapper is the lighter one.
+            def wrapper(*args, **kwargs):
+                prof.enable_by_count()
+                try:
+                    return func(*args, **kwargs)
+                finally:
+                    prof.disable_by_count()
         return functools.wraps(func)(wrapper)
 
     def runctx(self, cmd, globals, locals):
