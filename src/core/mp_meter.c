@@ -230,25 +230,35 @@ int mp_pidmeter_read(mp_pidmeter_t *m, int64_t *bytes)
         }
         return -1;
     }
+    /* A zombie has released its memory: that is the end of the process for
+     * us, though its pid lives until it is reaped. Each file shows it its
+     * own way (a freshly forked child may show 0 resident pages, and is
+     * alive). */
     switch (m->backend) {
     case MP_BACKEND_RSS:
+        if (strncmp(buf, "0 ", 2) == 0) { /* total program size 0: no memory map */
+            errno = ESRCH;
+            return -1;
+        }
         rc = mp_proc_parse_statm(buf, m->page_size, bytes);
         break;
-    case MP_BACKEND_POSIX:
+    case MP_BACKEND_POSIX: {
+        const char *paren = strrchr(buf, ')');
+        if (paren != NULL && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X')) {
+            errno = ESRCH;
+            return -1;
+        }
         rc = mp_proc_parse_stat_rss(buf, m->page_size, bytes);
         break;
+    }
     default:
+        if (buf[0] == '\0') { /* an exited process has no mappings left */
+            errno = ESRCH;
+            return -1;
+        }
         rc = mp_proc_parse_smaps(buf, &sm);
         *bytes = (m->backend == MP_BACKEND_PSS) ? sm.pss : sm.uss;
-        if (rc < 0 && buf[0] == '\0') {
-            *bytes = 0; /* an exited process has no mappings left */
-            rc = 0;
-        }
         break;
-    }
-    if (rc == 0 && *bytes == 0) {
-        errno = ESRCH; /* no memory at all: a zombie, its memory released */
-        return -1;
     }
     return rc;
 }

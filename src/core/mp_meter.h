@@ -62,7 +62,8 @@ typedef struct {
 int mp_pidmeter_open(mp_pidmeter_t *m, pid_t pid, mp_backend_t b);
 
 /* Current memory of the process in bytes. -1 with errno ESRCH once the
- * process has ended (a zombie counts as ended), other errno on read errors. */
+ * process has ended (a zombie counts as ended: no memory map, state Z, or no
+ * mappings), other errno on read errors. */
 int mp_pidmeter_read(mp_pidmeter_t *m, int64_t *bytes);
 
 /* Close the descriptor; safe on a meter that failed to open. */

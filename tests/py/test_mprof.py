@@ -514,3 +514,25 @@ def test_files_written_by_the_reference_mprof_are_read(tmp_path, ref):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("ours.dat\t%.3f MiB" % max(m for m, _ in mem(ours)))
     assert "  Child " in r.stdout
+
+
+def test_python_flag_with_an_interpreter_and_a_module(tmp_path):
+    (tmp_path / "jobmod.py").write_text(
+        "import time\n@profile\ndef go():\n    a = bytearray(20 << 20)\n    time.sleep(0.2)\n"
+        "if __name__ == '__main__':\n    go()\n")
+    r = mprof("run", "--python", "-T", "0.02", "-o", "m.dat", sys.executable, "jobmod", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "running as a Python program..." in r.stdout
+    lines = records(tmp_path / "m.dat")
+    assert lines[0] == "CMDLINE %s jobmod" % sys.executable
+    # run as a module it is __main__, as with python -m
+    assert [l.split()[1] for l in lines if l.startswith("FUNC ")] == ["__main__.go"]
+
+
+@pytest.mark.parametrize("backend", ["psutil", "psutil_pss", "psutil_uss", "posix"])
+def test_backends(tmp_path, backend):
+    r = mprof("run", "--backend", backend, "-T", "0.01", "-o", "b.dat",
+              *py("import time; a = bytearray(30 << 20); time.sleep(0.3)"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    peak = max(m for m, _ in mem(records(tmp_path / "b.dat")))
+    assert peak > 30, (backend, peak)

@@ -276,3 +276,38 @@ def test_reference_files_plot(tmp_path):
     _, _, rows = read_png(str(tmp_path / "ref.png"))
     assert near(rows, *g.px(2.0, 40), BLACK)
     assert near(rows, *g.px(2.0, 15), BLUE)
+
+
+def _scenarios(tmp_path):
+    """Data files for each kind of picture: name -> mprof plot arguments."""
+    write(tmp_path / "single.dat", STEP)
+    write(tmp_path / "funcs.dat", STEP, funcs=[("m.outer", 100, 1.0, 300, 9.0, 0),
+                                               ("m.inner", 100, 2.0, 300, 6.0, 1)])
+    write(tmp_path / "kids.dat", STEP, children=[(7, [(i / 10.0, 50.0) for i in range(20, 80)])])
+    write(tmp_path / "other.dat", [(i / 10.0, 200.0) for i in range(50)])
+    return {
+        "single": ["single.dat"],
+        "brackets": ["funcs.dat"],
+        "flame": ["-f", "funcs.dat"],
+        "children": ["kids.dat"],
+        "several": ["single.dat", "other.dat"],
+        "window": ["-w", "2,6", "single.dat"],
+    }
+
+
+@pytest.mark.parametrize("ext", ["png", "svg", "pdf"])
+def test_every_kind_of_picture_in_every_format(tmp_path, ext):
+    for name, args in _scenarios(tmp_path).items():
+        out = "%s.%s" % (name, ext)
+        r = plot(tmp_path, *(args + ["-o", out]))
+        assert r.returncode == 0, (name, r.stderr)
+        data = (tmp_path / out).read_bytes()
+        if ext == "png":
+            w, h, rows = read_png(str(tmp_path / out))
+            assert (w, h) == (1260, 540)
+            assert any(px != (255, 255, 255) for row in rows[100:400:20] for px in row[100:900:10])
+        elif ext == "svg":
+            root = ET.fromstring(data)
+            assert root.tag.endswith("svg") and len(list(root.iter())) > 50, name
+        else:
+            assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF"), name
