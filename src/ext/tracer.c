@@ -285,7 +285,9 @@ static fstate_t *push(tstack_t *st, PyObject *code, void *frame, int line)
      * occurrences and memory in all. */
     int nested = 0;
     for (size_t i = st->n; i-- > 0;) {
-        if (st->v[i].code == code) {
+        /* v[0..n) are all initialised by earlier pushes (the analyzer cannot
+         * follow that across realloc). */
+        if (st->v[i].code == code) { // NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult)
             nested = 1;
             break;
         }

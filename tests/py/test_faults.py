@@ -159,7 +159,13 @@ def test_two_hundred_threads(tmp_path):
     assert [v[2] for v in rows.values() if "a = [i]" in v[3]] == [200]
 
 
+SANITIZED = bool(os.environ.get("MP_SANITIZED"))
+
+
 def test_recursion_ten_thousand_deep(tmp_path):
+    # ASan's instrumented frames are several times larger: on 3.8-3.10, where
+    # every Python call also takes C stack, 8 MiB then holds fewer levels.
+    depth = 2000 if SANITIZED and sys.version_info < (3, 11) else 10000
     r = run(tmp_path, """
         import sys
         sys.setrecursionlimit(30000)
@@ -168,13 +174,13 @@ def test_recursion_ten_thousand_deep(tmp_path):
             if n == 0:
                 return 0
             return 1 + down(n - 1)
-        print(down(10000))
-        """)
+        print(down(%d))
+        """ % depth)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.startswith("10000\n")
+    assert r.stdout.startswith("%d\n" % depth)
     rows = rows_of(r.stdout, "down")
     (line,) = [v for v in rows.values() if "return 1 + down" in v[3]]
-    assert line[2] == 10000
+    assert line[2] == depth
     # counted once, at the outermost level: not each level's subtree again
     assert 0 <= line[1] < 100, line
 
@@ -324,7 +330,10 @@ def test_profiler_memory_stays_bounded_over_a_hundred_million_line_events(tmp_pa
         """ % body.replace("\n", "\n        "), timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     growth = int(re.search(r"growth_kib (-?\d+)", r.stdout).group(1))
-    assert growth < 1024, growth  # 10^8 line events, less than 1 MiB more
+    # 10^8 line events, less than 1 MiB more. Not under ASan: its allocator
+    # keeps freed chunks per size class, so RSS grows there even for CPython
+    # alone; leaks are LeakSanitizer's and valgrind's job (make check).
+    assert SANITIZED or growth < 1024, growth
     rows = rows_of(r.stdout, "fifty")
     assert [v[2] for v in rows.values() if "x = x + 47" in v[3]] == [2020000]
 
