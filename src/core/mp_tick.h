@@ -17,6 +17,11 @@ extern atomic_int mp_tick_due;
  * the period of the running thread. Returns 0, or -1 with errno set. */
 int mp_tick_start(long period_us);
 
+/* Park the thread: it stops ticking and sleeps until mp_tick_start resumes
+ * it (cheap, unlike creating a thread: profiling is switched on and off at
+ * every outermost call of a profiled function). No-op when not running. */
+void mp_tick_pause(void);
+
 /* Stop and join the thread (no-op when not running). */
 void mp_tick_stop(void);
 

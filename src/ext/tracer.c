@@ -1215,6 +1215,6 @@ int mp_tracer_stop(void)
     int rc = stop_events();
     running = 0;
     epoch++;
-    mp_tick_stop();
+    mp_tick_pause();
     return rc;
 }
