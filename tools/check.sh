@@ -139,7 +139,7 @@ step_sanitizers() {
         # log files too, so one in a subprocess whose output a test ignores
         # still fails the step.
         local out="$work/san-py-$v.log"
-        (cd "$t" && LD_PRELOAD="$asan" PYTHONMALLOC=malloc \
+        (cd "$t" && LD_PRELOAD="$asan" PYTHONMALLOC=malloc MP_SANITIZED=1 \
             ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:quarantine_size_mb=0:log_path=$logs/asan" \
             UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" \
             PYTHONPATH="$t" "$py" -m pytest -q -p no:cacheprovider tests/py) >"$out" 2>&1
