@@ -367,7 +367,7 @@ def test_outputs_get_the_users_umask(tmp_path):
                               preexec_fn=lambda: os.umask(mask))
     (tmp_path / "p.py").write_text("@profile\ndef f():\n    return 1\nf()\n")
     as_umask(0o077, sys.executable, "-m", "memory_profiler", "-o", "r.txt", "p.py", cwd=tmp_path)
-    as_umask(0o077, MPROF, "run", "-o", "d.dat", "true", cwd=tmp_path)
+    as_umask(0o077, MPROF, "run", "-T", "0.01", "-o", "d.dat", "sleep", "0.2", cwd=tmp_path)
     as_umask(0o022, MPROF, "plot", "d.dat", "-o", "d.png", cwd=tmp_path)
     assert stat.S_IMODE(os.stat(str(tmp_path / "r.txt")).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(str(tmp_path / "d.dat")).st_mode) == 0o600
