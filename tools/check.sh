@@ -12,10 +12,8 @@
 #   fuzz        every libFuzzer target for FUZZ_SECONDS each (tools/fuzz.sh)
 #
 # Environment: CHECK_STEPS (default "warnings static sanitizers valgrind fuzz"),
-# SAN_PYTHONS (interpreters for the sanitized Python suite; default: 3.8,
-# 3.11 and 3.12, which cover the C and Python decorators, the settrace tracer
-# with and without frame fields, and sys.monitoring; "all" for every one
-# found), FUZZ_SECONDS (default 60).
+# SAN_PYTHONS (interpreters for the sanitized Python suite, as paths; default
+# every one found by tools/venvs.sh), FUZZ_SECONDS (default 60).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -115,15 +113,9 @@ step_sanitizers() {
         tail -30 "$work/san-c.log" "$work/san-build.log"
         row "ASan+UBSan" "C unit tests (leaks checked too)" "$(count_c_tests) tests" FAIL
     fi
-    local sel=()
-    if [ "${SAN_PYTHONS:-}" = all ]; then
-        sel=("${pythons[@]}")
-    elif [ -n "${SAN_PYTHONS:-}" ]; then
+    local sel=("${pythons[@]}")
+    if [ -n "${SAN_PYTHONS:-}" ]; then
         read -r -a sel <<<"$SAN_PYTHONS"
-    else
-        for py in "${pythons[@]}"; do
-            case "$py" in *test-3.8/*|*test-3.11/*|*test-3.12/*) sel+=("$py") ;; esac
-        done
     fi
     for py in "${sel[@]}"; do
         local v
