@@ -427,6 +427,16 @@ static void dashed(cairo_t *cr, double x0, double y0, double x1, double y1, rgb_
     cairo_restore(cr);
 }
 
+/* A tick's index on the grid, kept inside what a long holds (absurd data,
+ * such as times of 1e54, must not overflow; the loop draws at most 1000). */
+static long tick_index(double k)
+{
+    if (!(k > -1e15)) {
+        return (long)-1e15;
+    }
+    return k < 1e15 ? (long)k : (long)1e15;
+}
+
 static void draw_axes(plot_t *p)
 {
     cairo_t *cr = p->cr;
@@ -436,7 +446,8 @@ static void draw_axes(plot_t *p)
     cairo_set_line_width(cr, 1);
     int xd = decimals_for(p->xstep), yd = decimals_for(p->ystep);
     /* Integer tick counters: no rounding drift, and a bounded loop. */
-    long x0 = (long)ceil(p->xmin / p->xstep - 1e-9), x1 = (long)floor(p->xmax / p->xstep + 1e-9);
+    double fx0 = ceil(p->xmin / p->xstep - 1e-9), fx1 = floor(p->xmax / p->xstep + 1e-9);
+    long x0 = tick_index(fx0), x1 = tick_index(fx1);
     for (long k = x0; k <= x1 && k - x0 < 1000; k++) {
         double v = (double)k * p->xstep;
         double x = round(X(p, v)) + 0.5;
@@ -448,7 +459,8 @@ static void draw_axes(plot_t *p)
         snprintf(buf, sizeof(buf), "%.*f", xd, fabs(v) < p->xstep * 1e-9 ? 0.0 : v);
         text_at(cr, buf, x, (p->levels ? p->flame_bottom : p->bottom) + 6, 0.5, 0);
     }
-    long y0 = (long)ceil(p->ymin / p->ystep - 1e-9), y1 = (long)floor(p->ymax / p->ystep + 1e-9);
+    double fy0 = ceil(p->ymin / p->ystep - 1e-9), fy1 = floor(p->ymax / p->ystep + 1e-9);
+    long y0 = tick_index(fy0), y1 = tick_index(fy1);
     for (long k = y0; k <= y1 && k - y0 < 1000; k++) {
         double v = (double)k * p->ystep;
         double y = round(Y(p, v)) + 0.5;
@@ -614,6 +626,10 @@ static void draw_legend(plot_t *p)
 
 static void start_label(double start, char *buf, size_t cap)
 {
+    if (!(fabs(start) < 1e11)) { /* not a date any calendar shows (fuzzed data) */
+        snprintf(buf, cap, "start at %g s", start);
+        return;
+    }
     time_t secs = (time_t)floor(start);
     struct tm tm;
     localtime_r(&secs, &tm);

@@ -33,9 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     argv[argc] = NULL;
     for (int remainder = 0; remainder < 2; remainder++) {
         mprof_optparse_t p;
-        int id, steps = 0;
+        /* Each call consumes an argument or one flag of a bundle (-EEE...):
+         * more calls than that means the parser stopped making progress. */
+        int id, steps = 0, bound = (int)size + argc + 2;
         mprof_opt_init(&p, argc, argv, 2, table, remainder);
-        while ((id = mprof_opt_next(&p)) != MPROF_OPT_END && steps++ < 1000) {
+        while ((id = mprof_opt_next(&p)) != MPROF_OPT_END && steps++ < bound) {
             if (id == MPROF_OPT_ERROR) {
                 if (memchr(p.err, '\0', sizeof(p.err)) == NULL) {
                     abort();
@@ -56,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
             }
         }
-        if (steps > 1000 || p.index > argc) {
+        if (steps > bound || p.index > argc) {
             abort();
         }
     }
