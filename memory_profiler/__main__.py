@@ -195,7 +195,10 @@ def _write_records(out, stamper):
 def _report_on_abrupt_exits(report):
     """os._exit and a default SIGTERM end the process without unwinding: the
     report is written first (marked partial), then the process ends exactly
-    as it would have, with the same status."""
+    as it would have, with the same status. Forked children (multiprocessing
+    workers) write no report, so they get the plain os._exit and the default
+    SIGTERM back: a Pool's terminate() kills them at once, as without the
+    profiler, instead of waiting for a Python-level handler to run."""
     real_exit = os._exit
 
     def _exit(status):
@@ -203,13 +206,29 @@ def _report_on_abrupt_exits(report):
         real_exit(status)
     os._exit = _exit
 
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        def on_term(signum, frame):
-            report("the program was terminated by SIGTERM")
+    def on_term(signum, frame):
+        report("the program was terminated by SIGTERM")
+        try:
             sys.stdout.flush()
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
+        except (OSError, ValueError, RuntimeError):  # closed, or a flush in progress
+            pass
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    ours = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if ours:
         signal.signal(signal.SIGTERM, on_term)
+
+    def in_child():
+        if os._exit is _exit:
+            os._exit = real_exit
+        if ours and signal.getsignal(signal.SIGTERM) is on_term:
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            except ValueError:  # forked from a thread other than the main one
+                pass
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=in_child)
 
 
 def main(argv=None):

@@ -1,7 +1,9 @@
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -22,14 +24,89 @@ def run_cli(*args, cwd=None, stdin=None, timeout=300, python=None, env=None):
     """python -m memory_profiler ARGS in a subprocess (a crash is a failure
     with output, not a dead test run)."""
     cmd = [python or sys.executable, "-m", "memory_profiler"] + list(args)
-    return subprocess.run(cmd, cwd=cwd or TARGETS, input=stdin, capture_output=True,
-                          text=True, timeout=timeout, env=env or env_with_us())
+    return run_watched(cmd, cwd=cwd or TARGETS, input=stdin, timeout=timeout,
+                       env=env or env_with_us())
 
 
 def run_py(code, *args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-c", code] + list(args), cwd=cwd or TARGETS,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=env_with_us())
+    return run_watched([sys.executable, "-c", code] + list(args), cwd=cwd or TARGETS,
+                       timeout=timeout, env=env_with_us())
+
+
+def run_watched(cmd, timeout, input=None, env=None, **kw):
+    """subprocess.run(cmd, capture_output=True, text=True) in its own session,
+    where a timeout is a diagnosis rather than a bare TimeoutExpired: every
+    process of the session is described (state, kernel wait channel and
+    stack), the Python ones dump their threads' tracebacks (faulthandler, on
+    SIGABRT), and then the whole session is killed, so no stray grandchild
+    outlives the test holding its pipes."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault("PYTHONFAULTHANDLER", "1")
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else kw.pop("stdin", None),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, env=env, **kw)
+    try:
+        out, err = p.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        procs = _session_processes(p.pid)
+        for pid, _ in procs:
+            if os.path.basename(_readlink("/proc/%d/exe" % pid)).startswith("python"):
+                _signal(pid, signal.SIGABRT)
+        time.sleep(2)
+        for pid, _ in _session_processes(p.pid):
+            _signal(pid, signal.SIGKILL)
+        out, err = p.communicate()
+        pytest.fail("%s did not finish in %s s.\nProcesses then:\n%s\n--- stdout\n%s\n"
+                    "--- stderr (Python tracebacks from SIGABRT at the end)\n%s"
+                    % (cmd, timeout, "\n".join(d for _, d in procs), out[-4000:], err[-12000:]),
+                    pytrace=False)
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def _readlink(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def _session_processes(sid):
+    """[(pid, description)] of the live processes in session sid."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        stat = _read("/proc/%s/stat" % name)
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) < 4 or int(fields[3]) != sid:
+            continue
+        pid = int(name)
+        cmdline = _read("/proc/%d/cmdline" % pid).replace("\0", " ").strip()
+        threads = []
+        for tid in sorted(os.listdir("/proc/%d/task" % pid) if os.path.isdir("/proc/%d/task" % pid) else []):
+            base = "/proc/%d/task/%s/" % (pid, tid)
+            tstat = _read(base + "stat")
+            state = tstat[tstat.rfind(")") + 2:].split()[:1]
+            stack = " < ".join(l.split()[-1] for l in _read(base + "stack").splitlines()[:6])
+            threads.append("    tid %s %s wchan=%s %s" % (tid, "".join(state), _read(base + "wchan"), stack))
+        found.append((pid, "  pid %d ppid %s state %s: %s\n%s"
+                      % (pid, fields[1], fields[0], cmdline, "\n".join(threads))))
+    return found
 
 
 ROW = re.compile(r"^\s*(\d+)\s+(-?\d+\.\d+) MiB\s+(-?\d+\.\d+) MiB\s+(\d+)   (.*)$")

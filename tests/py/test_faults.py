@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, env_with_us, parse_report
+from conftest import ROOT, env_with_us, parse_report, run_watched
 from test_mprof import MPROF, built, mprof, records  # noqa: F401 (built: builds mprof)
 
 MONITORING = sys.version_info >= (3, 12)
@@ -23,8 +23,7 @@ def run(tmp_path, source, *args, env=None, timeout=300, prefix=()):
     script.write_text(textwrap.dedent(source))
     cmd = list(prefix) or [sys.executable]
     cmd += ["-m", "memory_profiler"] + list(args) + [str(script)]
-    return subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=timeout, env=env or env_with_us())
+    return run_watched(cmd, cwd=str(tmp_path), timeout=timeout, env=env or env_with_us())
 
 
 def rows_of(report, name):
@@ -92,6 +91,33 @@ def test_sigterm_handler_of_the_program_is_its_own(tmp_path):
         f()
         """)
     assert r.returncode == 7
+    assert "Partial" not in r.stdout and rows_of(r.stdout, "f")
+
+
+def test_forked_children_get_the_plain_sigterm_and_os_exit(tmp_path):
+    """Only the profiled process reports; a forked worker must die of SIGTERM
+    the moment it is sent (Pool.terminate), as it would unprofiled."""
+    r = run(tmp_path, """
+        import os, signal, sys, time
+        @profile
+        def f():
+            pid = os.fork()
+            if pid == 0:
+                plain = (signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+                         and type(os._exit).__name__ == "builtin_function_or_method")
+                print("child", "default" if plain else "ours", flush=True)
+                signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+                os.kill(os.getpid(), signal.SIGTERM)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+                time.sleep(10)  # a Python-level handler would run before this
+                os._exit(9)
+            _, status = os.waitpid(pid, 0)
+            print("child status", status)
+        f()
+        """)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^child default$", r.stdout, re.M), r.stdout  # not the source shown
+    assert re.search(r"^child status %d$" % signal.SIGTERM, r.stdout, re.M), r.stdout
     assert "Partial" not in r.stdout and rows_of(r.stdout, "f")
 
 

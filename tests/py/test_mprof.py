@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, env_with_us, reference_python
+from conftest import ROOT, env_with_us, reference_python, run_watched
 
 MPROF = os.path.join(ROOT, "build", "mprof")
 LINE = re.compile(r"^(CMDLINE .*|MEM \d+\.\d{6} \d+\.\d{4}|CHLD \d+ \d+\.\d{6} \d+\.\d{4}|"
@@ -30,8 +30,7 @@ def env():
 
 
 def mprof(*args, cwd, timeout=120, **kw):
-    return subprocess.run([MPROF] + list(args), cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env(), **kw)
+    return run_watched([MPROF] + list(args), cwd=cwd, timeout=timeout, env=env(), **kw)
 
 
 def records(path):
