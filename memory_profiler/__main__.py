@@ -215,20 +215,18 @@ def _report_on_abrupt_exits(report):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    ours = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    if ours:
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, on_term)
 
     def in_child():
         if os._exit is _exit:
             os._exit = real_exit
-        if ours and signal.getsignal(signal.SIGTERM) is on_term:
+        if signal.getsignal(signal.SIGTERM) is on_term:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
             except ValueError:  # forked from a thread other than the main one
                 pass
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=in_child)
+    os.register_at_fork(after_in_child=in_child)
 
 
 def main(argv=None):

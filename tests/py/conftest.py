@@ -42,7 +42,8 @@ def run_watched(cmd, timeout, input=None, env=None, **kw):
     outlives the test holding its pipes."""
     env = dict(os.environ if env is None else env)
     env.setdefault("PYTHONFAULTHANDLER", "1")
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else kw.pop("stdin", None),
+    stdin = kw.pop("stdin", None)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else stdin,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True, env=env, **kw)
     try:
@@ -78,6 +79,12 @@ def _read(path):
         return ""
 
 
+def _stat_fields(path):
+    """The fields of a /proc stat file after "(comm)", state first."""
+    stat = _read(path)
+    return stat[stat.rfind(")") + 2:].split()
+
+
 def _signal(pid, sig):
     try:
         os.kill(pid, sig)
@@ -91,8 +98,7 @@ def _session_processes(sid):
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        stat = _read("/proc/%s/stat" % name)
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = _stat_fields("/proc/%s/stat" % name)
         if len(fields) < 4 or int(fields[3]) != sid:
             continue
         pid = int(name)
@@ -100,8 +106,7 @@ def _session_processes(sid):
         threads = []
         for tid in sorted(os.listdir("/proc/%d/task" % pid) if os.path.isdir("/proc/%d/task" % pid) else []):
             base = "/proc/%d/task/%s/" % (pid, tid)
-            tstat = _read(base + "stat")
-            state = tstat[tstat.rfind(")") + 2:].split()[:1]
+            state = _stat_fields(base + "stat")[:1]
             stack = " < ".join(l.split()[-1] for l in _read(base + "stack").splitlines()[:6])
             threads.append("    tid %s %s wchan=%s %s" % (tid, "".join(state), _read(base + "wchan"), stack))
         found.append((pid, "  pid %d ppid %s state %s: %s\n%s"
