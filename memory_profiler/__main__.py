@@ -8,6 +8,7 @@ import signal
 import sys
 import traceback
 import types
+import weakref
 
 import memory_profiler as mp
 
@@ -218,10 +219,17 @@ def _report_on_abrupt_exits(report):
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, on_term)
 
+    # The at-fork hook lives until the interpreter's very last teardown, so it
+    # holds our functions weakly: a strong chain (to report, to the unclosed
+    # report file of a child) would be freed after the warnings machinery is
+    # gone, which crashes CPython 3.8 and 3.9 at a forked child's exit.
+    exit_ref, term_ref = weakref.ref(_exit), weakref.ref(on_term)
+
     def in_child():
-        if os._exit is _exit:
+        if os._exit is exit_ref():
             os._exit = real_exit
-        if signal.getsignal(signal.SIGTERM) is on_term:
+        term = term_ref()  # None once replaced, as getsignal's "set from C"
+        if term is not None and signal.getsignal(signal.SIGTERM) is term:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
             except ValueError:  # forked from a thread other than the main one

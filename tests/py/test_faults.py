@@ -142,11 +142,11 @@ def test_a_forked_child_prints_no_second_report(tmp_path):
         if pid == 0:
             work()
             sys.exit(0)
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
         work()
-        print("parent done")
+        print("parent done, child status", status)
         """, "-o", "report.txt")
-    assert r.returncode == 0 and r.stdout == "parent done\n"
+    assert r.returncode == 0 and r.stdout == "parent done, child status 0\n"
     text = (tmp_path / "report.txt").read_text()
     assert text.count("Filename:") == 1
     rows = rows_of(text, "work")
