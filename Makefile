@@ -2,10 +2,12 @@
 #   make            build memory_profiler/_core in place for $(PYTHON), and build/mprof
 #   make mprof      only the mprof program (needs no Python)
 #   make install    install into $(PYTHON)'s environment (offline, no pip index)
-#   make test       C unit tests + the Python suite on every CPython 3.8-3.13 found
+#   make test       C unit tests + the Python suite on every CPython 3.8-3.13 found,
+#                   and on 3.14 and 3.15 in a Debian sid root (tools/sid.sh) when root
 #   make test-py    the Python suite for $(PYTHON) only
 #   make check      sanitizers, valgrind, fuzzing, static analysis (tools/check.sh)
 #   make bench      benchmarks (bench/)
+#   make wheel      a manylinux wheel for $(PYTHON), cairo bundled (dist/)
 PYTHON ?= python3
 CC ?= cc
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
@@ -26,9 +28,9 @@ SAN ?=
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CFLAGS)
 
 CORE_SRC := src/core/mp_alloc.c src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c src/core/mp_sampler.c src/core/mp_tick.c \
-            src/core/mp_json.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c \
+            src/core/mp_json.c src/core/mp_labels.c src/core/mp_lines.c src/core/mp_native.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c \
             src/core/mp_datafile.c
-CORE_HDR := $(wildcard src/core/*.h) src/core/mp_proc_linux.c src/core/mp_proc_stub.c
+CORE_HDR := $(wildcard src/core/*.h) src/core/mp_proc_linux.c src/core/mp_proc_stub.c src/core/mp_native_linux.inc
 EXT_SRC := $(wildcard src/ext/*.c)
 EXT_HDR := $(wildcard src/ext/*.h)
 
@@ -44,7 +46,7 @@ CLI_HDR := $(wildcard src/cli/*.h)
 CLI_OBJ := $(patsubst src/cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
 MPROF := $(BUILD)/mprof
 
-.PHONY: all ext mprof check fuzz install uninstall test test-c test-py test-all bench check-python clean venvs
+.PHONY: all ext mprof check fuzz install uninstall test test-c test-py test-all bench check-python clean venvs wheel
 
 all: ext mprof
 
@@ -58,17 +60,31 @@ $(BUILD)/cli/%.o: src/cli/%.c $(CLI_HDR) $(CORE_HDR)
 # with plotting switched off and says so.
 CAIRO_CFLAGS := $(shell pkg-config --cflags cairo fontconfig 2>/dev/null)
 CAIRO_LIBS := $(shell pkg-config --libs cairo fontconfig 2>/dev/null)
+# The object's folder names the choice, so installing cairo later rebuilds
+# and relinks mprof with plotting on the next make.
 ifeq ($(CAIRO_LIBS),)
 CAIRO_CFLAGS := -DMP_NO_CAIRO
+PLOT_OBJ := $(BUILD)/plot-nocairo/mp_plot.o
+NO_CAIRO_NOTE := @echo "make: cairo not found (Debian: apt-get install libcairo2-dev libfontconfig-dev): mprof built without plotting; make again once it is installed" >&2
+else
+PLOT_OBJ := $(BUILD)/plot-cairo/mp_plot.o
+NO_CAIRO_NOTE :=
 endif
-PLOT_OBJ := $(BUILD)/plot/mp_plot.o
 
 $(PLOT_OBJ): src/core/mp_plot.c src/core/mp_plot.h src/core/mp_datafile.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CAIRO_CFLAGS) -c $< -o $@
 
-$(MPROF): $(CLI_OBJ) $(CORE_OBJ) $(PLOT_OBJ)
-	$(CC) $(SAN) -o $@ $^ $(CAIRO_LIBS) -lpthread -lm
+# Rewritten (when make reads this file) only when the choice changes, so mprof
+# is relinked exactly then. A rule with a forced prerequisite would relink it
+# every time (and relink sanitized objects without their runtime).
+MPROF_CFG := $(BUILD)/mprof-link.cfg
+$(shell mkdir -p $(BUILD) && { echo '$(CAIRO_LIBS)' | cmp -s - $(MPROF_CFG) || echo '$(CAIRO_LIBS)' > $(MPROF_CFG); })
+
+$(MPROF): $(CLI_OBJ) $(CORE_OBJ) $(PLOT_OBJ) $(MPROF_CFG)
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(CAIRO_LIBS) -lpthread -lm -ldl
+	$(NO_CAIRO_NOTE)
+
 
 check-python:
 	@test -n "$(EXT_SUFFIX)" || { echo "make: cannot run '$(PYTHON)' (set PYTHON=/path/to/python)" >&2; exit 1; }
@@ -84,7 +100,7 @@ $(BUILD)/ext$(EXT_TAG)/%.o: src/ext/%.c $(EXT_HDR) $(CORE_HDR)
 	$(CC) $(BASE_CFLAGS) -fvisibility=hidden -DMP_VERSION='"$(VERSION)"' -isystem $(PY_INCLUDE) -c $< -o $@
 
 $(EXT_SO): $(CORE_OBJ) $(EXT_OBJ)
-	$(CC) -shared $(SAN) -o $@ $^ -lpthread
+	$(CC) -shared $(SAN) -o $@ $^ -lpthread -ldl
 
 # Offline install: copy the built package into the interpreter's site-packages
 # with a dist-info record, so pip sees it (and can uninstall it).
@@ -97,21 +113,24 @@ install: ext mprof
 	mkdir -p "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)/$(DIST)"
 	cp memory_profiler/*.py "$(PY_PLATLIB)/memory_profiler/"
 	cp $(EXT_SO) "$(PY_PLATLIB)/memory_profiler/"
+	cp mprof.py "$(PY_PLATLIB)/mprof.py"
 	printf 'Metadata-Version: 2.1\nName: memory-profiler-c\nVersion: %s\nSummary: memory_profiler rewritten in C\n' "$(VERSION)" > "$(PY_PLATLIB)/$(DIST)/METADATA"
 	printf 'make\n' > "$(PY_PLATLIB)/$(DIST)/INSTALLER"
-	cd "$(PY_PLATLIB)" && { find memory_profiler $(DIST) -type f; realpath --relative-to=. "$(PY_SCRIPTS)/mprof"; } | sed 's/$$/,,/' > $(DIST)/RECORD
+	cd "$(PY_PLATLIB)" && { find memory_profiler $(DIST) -type f; echo mprof.py; realpath --relative-to=. "$(PY_SCRIPTS)/mprof"; } | sed 's/$$/,,/' > $(DIST)/RECORD
 	@echo "installed memory_profiler $(VERSION) into $(PY_PLATLIB), mprof into $(PY_SCRIPTS)"
 
 uninstall: check-python
-	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info "$(PY_SCRIPTS)/mprof"
+	rm -rf "$(PY_PLATLIB)/memory_profiler" "$(PY_PLATLIB)"/memory_profiler_c-*.dist-info "$(PY_SCRIPTS)/mprof" "$(PY_PLATLIB)/mprof.py"
 
 # ---------------------------------------------------------------- tests
 CHECK_FLAGS := $(shell pkg-config --cflags --libs check 2>/dev/null)
 C_TESTS := $(BUILD)/tests/test_core
 
-$(C_TESTS): tests/c/test_core.c $(CORE_SRC) $(CORE_HDR)
+C_TEST_SRC := tests/c/test_core.c tests/c/test_lines.c
+
+$(C_TESTS): $(C_TEST_SRC) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -Isrc/core -o $@ tests/c/test_core.c $(CORE_SRC) $(CHECK_FLAGS) -lpthread
+	$(CC) $(BASE_CFLAGS) -Isrc/core -o $@ $(C_TEST_SRC) $(CORE_SRC) $(CHECK_FLAGS) -lpthread -ldl
 
 test-c: $(C_TESTS)
 	cd tests/c && ../../$(C_TESTS)
@@ -135,8 +154,18 @@ fuzz:
 	tools/fuzz.sh $(FUZZ_SECONDS)
 
 bench: ext mprof
+	tools/bench-venvs.sh >/dev/null
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	$(PYTHON) bench/mprof_cost.py
+	@if tools/spark.sh can; then sp=$$(tools/spark.sh python) && \
+		$(MAKE) -s ext PYTHON="$$sp" && "$$sp" bench/spark_cost.py $(SPARK_BENCH_ARGS); \
+	else echo "bench: Spark cost not run (needs java)"; fi
+	@if tools/sid.sh can; then tools/sid.sh bench $(BENCH_ARGS); \
+	else echo "bench: 3.14 and 3.15 not run (the sid root needs root and debootstrap)"; fi
+
+# A manylinux wheel for $(PYTHON) that bundles cairo and fontconfig (tools/wheel.sh).
+wheel:
+	tools/wheel.sh $(PYTHON)
 
 clean:
 	rm -rf $(BUILD) memory_profiler/_core*.so memory_profiler/__pycache__

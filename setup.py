@@ -12,10 +12,9 @@ with open("pyproject.toml") as f:
     version = re.search(r'^version = "(.*)"', f.read(), re.M).group(1)
 
 core = ["src/core/mp_alloc.c", "src/core/mp_sampler.c", "src/core/mp_tick.c", "src/core/mp_clock.c", "src/core/mp_meter.c", "src/core/mp_proc.c",
-        "src/core/mp_json.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c",
+        "src/core/mp_json.c", "src/core/mp_labels.c", "src/core/mp_lines.c", "src/core/mp_native.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c",
         "src/core/mp_datafile.c"]
-ext = ["src/ext/heap.c", "src/ext/module.c", "src/ext/profiler.c", "src/ext/sampler.c",
-       "src/ext/tracer.c", "src/ext/wrapper.c"]
+ext = sorted(glob.glob("src/ext/*.c"))
 
 
 
@@ -31,7 +30,7 @@ def build_mprof():
         cairo = ["-DMP_NO_CAIRO"]
     subprocess.check_call([cc, "-std=c11", "-O2", "-D_GNU_SOURCE", "-DMP_VERSION=\"%s\"" % version,
                            "-Isrc/core", "-o", out] + sorted(glob.glob("src/cli/*.c")) + core
-                          + ["src/core/mp_plot.c"] + cairo + ["-lpthread", "-lm"])
+                          + ["src/core/mp_plot.c"] + cairo + ["-lpthread", "-lm", "-ldl"])
     return out
 
 
@@ -39,5 +38,6 @@ setup(data_files=[("bin", [build_mprof()])], ext_modules=[Extension(
     "memory_profiler._core",
     sources=core + ext,
     define_macros=[("_GNU_SOURCE", None), ("MP_VERSION", '"%s"' % version)],
+    libraries=["dl", "pthread"],
     extra_compile_args=["-std=c11"],
 )])

@@ -56,6 +56,8 @@ def has_module(py, mod):
 def tools_for(v, py, tmp):
     """(name, argv prefix, env, scale) for each tool usable on this interpreter."""
     plain_env = {k: val for k, val in os.environ.items() if k != "PYTHONPATH"}
+    # Tools that start "python" themselves (Scalene) find the venv's first.
+    plain_env["PATH"] = os.path.dirname(py) + os.pathsep + plain_env.get("PATH", os.defpath)
     ours_env = dict(plain_env, PYTHONPATH=ROOT)
     out = [("plain", [py], plain_env, 1),
            ("memory_profiler-c", [py, "-m", "memory_profiler", "-o", os.devnull], ours_env, 1),
@@ -86,8 +88,9 @@ def tools_for(v, py, tmp):
 
 def scalene_argv(py, outfile):
     """Scalene 2.x has a `run` subcommand; 1.x took the options directly."""
-    r = subprocess.run([py, "-m", "scalene", "run", "--help"], capture_output=True, text=True)
-    if r.returncode == 0 and "--outfile" in r.stdout:
+    r = subprocess.run([py, "-m", "scalene", "--version"], capture_output=True, text=True)
+    m = re.search(r"Scalene version (\d+)\.", r.stdout + r.stderr)
+    if m and int(m.group(1)) >= 2:
         return [py, "-m", "scalene", "run", "-o", outfile]
     return [py, "-m", "scalene", "--cli", "--json", "--outfile", outfile, "--no-browser"]
 

@@ -12,7 +12,10 @@ import weakref
 
 import memory_profiler as mp
 
-_USAGE = "python -m memory_profiler script_file.py"
+_USAGE = ("python -m memory_profiler [-h] [--columns peak,heap,native,explain] [--exact]\n"
+          "       [--json FILE] [-o FILE] [--precision N] [--backend NAME]\n"
+          "       [--include-children] [--timestamp] [--pdb-mmem MAXMEM] [--version]\n"
+          "       script.py | module | folder [args ...]")
 _PROG = "python -m memory_profiler"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,9 +43,12 @@ def _parse(argv):
     p.add_argument("--backend", dest="backend", type=str, default="psutil",
                    choices=list(mp._BACKENDS),
                    help="backend used for getting memory info (default: psutil = RSS)")
-    p.add_argument("--columns", dest="columns", default="", metavar="peak,heap",
+    p.add_argument("--columns", dest="columns", default="", metavar="peak,heap,native,explain",
                    help="extra report columns: peak (highest memory while the line "
-                        "ran), heap (Python-heap bytes: net and allocated)")
+                        "ran), heap (Python-heap bytes: net and allocated), native "
+                        "(bytes from native allocators: net and allocated), explain "
+                        "(the line's change split into Python heap, native heap, "
+                        "file-backed pages and the rest)")
     p.add_argument("--exact", dest="exact", action="store_true",
                    help="read memory on every line (slow) instead of when it can "
                         "have changed")
@@ -58,8 +64,8 @@ def _parse(argv):
     if not args.program:
         print("A program to run must be provided. Use -h for help")
         sys.exit(1)
-    if args.precision < 0:
-        p.error("argument --precision: must be 0 or more, not %d" % args.precision)
+    if not 0 <= args.precision <= 50:
+        p.error("argument --precision: must be between 0 and 50, not %d" % args.precision)
     if args.max_mem is not None and args.max_mem < 0:
         p.error("argument --pdb-mmem: must be 0 or more")
     try:
@@ -81,6 +87,13 @@ def _find_script(name):
 
 
 def _run_script(filename, args):
+    shown = filename
+    if sys.version_info >= (3, 9):
+        # As Python runs a script since 3.9: by its absolute path (__file__,
+        # tracebacks), so a script that changes directory still finds the
+        # files beside it. The report shows it as typed, as the reference did.
+        filename = os.path.abspath(filename)
+        mp._display_names[filename] = shown
     with io.open_code(filename) as f:
         source = f.read()
     try:
@@ -96,6 +109,35 @@ def _run_script(filename, args):
     sys.argv = [filename] + args
     sys.path.insert(0, os.path.dirname(os.path.abspath(filename)))
     exec(code, main.__dict__)
+
+
+def _program_kind(target):
+    """("script", path) or ("module", name) as Python would take target:
+    a .py name or an existing file is a script (found on PATH too, as the
+    reference did), a folder with __main__.py runs that; anything else must
+    be an importable module. What is none of these is a one-line error."""
+    if target.endswith(".py"):
+        return "script", _find_script(target)
+    if os.path.isfile(target):
+        return "script", target
+    if os.path.isdir(target):
+        main_py = os.path.join(target, "__main__.py")
+        if os.path.isfile(main_py):
+            return "script", main_py
+        sys.stderr.write("%s: error: %s is a folder without a __main__.py\n" % (_PROG, target))
+        sys.exit(1)
+    # Only the top-level name: finding "pkg.mod" would import pkg now, before
+    # profiling starts (and before `profile` is a builtin). A missing
+    # submodule is runpy's to report.
+    import importlib.util
+    try:
+        found = importlib.util.find_spec(target.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        sys.stderr.write("%s: error: no script or module named %s\n" % (_PROG, target))
+        sys.exit(1)
+    return "module", target
 
 
 def _run_module(name, args):
@@ -146,7 +188,12 @@ def _pdb_on_exceed(limit):
                          "{1:.2f} MiB\n".format(mib, limit))
         sys.stdout.write("Stepping into the debugger \n")
         sys.stdout.flush()
-        pdb.Pdb().set_trace(frame)
+        # Stop here, before the line after the one that crossed the limit
+        # runs (set_trace alone would stop only at the next line event),
+        # and keep stepping from there as pdb does.
+        debugger = pdb.Pdb()
+        debugger.set_trace(frame)
+        debugger.interaction(frame, None)
     return enter
 
 
@@ -176,6 +223,24 @@ def _let_spawned_children_see_profile():
             cmd[i] = _SPAWN_PRELUDE + cmd[i]
         return cmd
     spawn.get_command_line = get_command_line
+
+
+def _say(message):
+    """One line on stderr, whatever state the program left it in."""
+    try:
+        os.write(2, ("%s: %s\n" % (_PROG, message)).encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _usable_stdout():
+    """sys.stdout, or a new stream on file descriptor 1 if the program
+    closed or replaced sys.stdout's file (the report still goes to the
+    process's standard output, as it would have)."""
+    stream = sys.stdout
+    if stream is not None and not getattr(stream, "closed", False):
+        return stream
+    return os.fdopen(os.dup(1), "w", encoding="utf-8", errors="replace")
 
 
 def _write_records(out, stamper):
@@ -218,6 +283,9 @@ def _report_on_abrupt_exits(report):
 
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, on_term)
+        # Python runs on_term between bytecodes only: within a second of
+        # SIGTERM the program dies anyway (and a forked child at once).
+        mp._core.guard_sigterm()
 
     # The at-fork hook lives until the interpreter's very last teardown, so it
     # holds our functions weakly: a strong chain (to report, to the unclosed
@@ -243,9 +311,8 @@ def main(argv=None):
     backend = mp.choose_backend(args.backend)
     out = _open_output(args.out_filename)
     json_out = _open_output(args.json_filename, "w") if args.json_filename else None
-    is_script = target.endswith(".py")
-    if is_script:
-        target = _find_script(target)
+    kind, target = _program_kind(target)
+    is_script = kind == "script"
     if backend == "tracemalloc":
         mp._core.heap_start()
     if args.timestamp:
@@ -261,42 +328,64 @@ def main(argv=None):
 
     main_pid = os.getpid()
     reported = []
+    lost = []
 
     def report(note=None):
         """Write the report once, from this process only: a forked child
-        finishing the script must not print a second one."""
+        finishing the script must not print a second one. A report that
+        cannot be written (the program closed stdout, a full disk, a reader
+        that went away) costs one line on stderr, never a traceback, and an
+        exit status of 1 where the program's own was 0."""
         if reported or os.getpid() != main_pid:
             return
         reported.append(True)
+        target = out
         try:
+            if target is sys.stdout:
+                target = _usable_stdout()
             if args.timestamp:
-                _write_records(out, prof)
+                _write_records(target, prof)
             else:
                 if note is not None:
-                    out.write("Partial report: %s\n\n" % note)
-                mp.show_results(prof, precision=args.precision, stream=out)
-                if json_out is not None:
-                    json_out.write(prof.to_json())
-            out.flush()
-        finally:
-            if out is not sys.stdout:
-                out.close()
+                    target.write("Partial report: %s\n\n" % note)
+                mp.show_results(prof, precision=args.precision, stream=target)
+            target.flush()
             if json_out is not None:
-                json_out.close()
+                json_out.write(prof.to_json())
+                json_out.flush()
+        except BrokenPipeError:
+            pass  # the reader (| head) left: as a pipeline expects, say nothing
+        except (OSError, ValueError) as e:
+            lost.append(True)
+            _say("could not write the report: %s" % (e.strerror if isinstance(e, OSError)
+                                                      and e.strerror else e))
+        finally:
+            for f in (target, out, json_out):
+                if f is not None and f is not sys.stdout and f is not sys.__stdout__:
+                    try:
+                        f.close()
+                    except (OSError, ValueError):
+                        pass
 
     _report_on_abrupt_exits(report)
     failure = None
+    exited = None
     try:
         if is_script:
             _run_script(target, target_args)
         else:
             _run_module(target, target_args)
-    except SystemExit:
-        raise
+    except SystemExit as e:
+        exited = e
     except BaseException as e:  # the script's own exception: shown after the report
         failure = e
-    finally:
-        report()
+    report()
+    if exited is not None:
+        if lost and exited.code in (None, 0):
+            sys.exit(1)
+        raise exited
+    if lost and failure is None:
+        sys.exit(1)
     if failure is not None:
         tb = _user_traceback(failure.__traceback__)
         failure.__traceback__ = tb  # what the default excepthook displays

@@ -16,23 +16,7 @@ from IPython.utils.ipstruct import Struct
 import memory_profiler as mp
 
 
-class MemitResult(object):
-    """What %memit -o returns (shaped like IPython's TimeitResult)."""
-
-    def __init__(self, mem_usage, baseline, repeat, timeout, interval, include_children):
-        self.mem_usage = mem_usage
-        self.baseline = baseline
-        self.repeat = repeat
-        self.timeout = timeout
-        self.interval = interval
-        self.include_children = include_children
-
-    def __str__(self):
-        max_mem = max(self.mem_usage)
-        return "peak memory: %.02f MiB, increment: %.02f MiB" % (max_mem, max_mem - self.baseline)
-
-    def _repr_pretty_(self, p, cycle):
-        p.text(u"<MemitResult : " + str(self) + u">")
+MemitResult = mp.MemitResult
 
 
 @magics_class

@@ -16,15 +16,20 @@ for t in "$root"/.venv/test-3.*; do
         "$b/bin/python" -m pip install -q --disable-pip-version-check -U pip >&2
         "$b/bin/python" -m pip install -q --disable-pip-version-check numpy >&2
     fi
+    "$b/bin/python" -c 'import pandas' > /dev/null 2>&1 ||
+        "$b/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: pandas >&2 ||
+        echo "bench-venvs: pandas has no wheel for Python $v" >&2
     for peer in line_profiler memray scalene filprofiler; do
         mod=$peer; [ "$peer" = filprofiler ] && mod=filprofiler
         "$b/bin/python" -c "import $mod" > /dev/null 2>&1 ||
-            "$b/bin/python" -m pip install -q --disable-pip-version-check "$peer" >&2 ||
-            echo "bench-venvs: $peer has no build for Python $v" >&2
+            "$b/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: "$peer" >&2 ||
+            echo "bench-venvs: $peer has no wheel for Python $v" >&2
     done
-    # The reference runs the numpy targets too (its own environment).
+    # The reference runs the numpy and pandas targets too (its own environment).
     r="$root/.venv/ref-$v"
     "$r/bin/python" -c 'import numpy' > /dev/null 2>&1 ||
         "$r/bin/python" -m pip install -q --disable-pip-version-check numpy >&2
+    "$r/bin/python" -c 'import pandas' > /dev/null 2>&1 ||
+        "$r/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: pandas >&2 || true
     echo "$v $b/bin/python"
 done

@@ -10,23 +10,31 @@
 #               the ASan runtime preloaded and PYTHONMALLOC=malloc)
 #   valgrind    C tests, mprof run/peak/plot under memcheck
 #   fuzz        every libFuzzer target for FUZZ_SECONDS each (tools/fuzz.sh)
+#   harness     the differential harness's long run (HARNESS_EXAMPLES programs,
+#               default 300) on the oldest and the newest interpreter found
+#   sid         in the Debian sid root (tools/sid.sh): -Werror with sid's gcc
+#               and clang, and the sanitized suite on Python 3.15; its rows
+#               are tagged "(sid)". Not run where the root cannot be made
+#               (not root, no debootstrap), unless MP_REQUIRE_SID=1.
 #
-# Environment: CHECK_STEPS (default "warnings static sanitizers valgrind fuzz"),
-# SAN_PYTHONS (interpreters for the sanitized Python suite, as paths; default
-# every one found by tools/venvs.sh), FUZZ_SECONDS (default 60).
+# Environment: CHECK_STEPS (default "warnings static sanitizers valgrind fuzz sid"),
+# SAN_PYTHONS (interpreters for the sanitized Python suite, as paths, or
+# "all"; default the oldest, the newest up to 3.11 and the newest found by
+# tools/venvs.sh: one per tracing design), FUZZ_SECONDS (default 60).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-steps=${CHECK_STEPS:-warnings static sanitizers valgrind fuzz}
+steps=${CHECK_STEPS:-warnings static sanitizers valgrind fuzz harness sid}
+tag=${MP_CHECK_TAG:+ $MP_CHECK_TAG}
 work=$root/build/check
 mkdir -p "$work"
 rows=()
 failed=0
 
 row() { # tool | what | cases | result
-    rows+=("| $1 | $2 | $3 | $4 |")
-    printf '%-10s %-52s %-18s %s\n' "$1" "$2" "$3" "$4"
-    [ "$4" = pass ] || failed=1
+    rows+=("| $1$tag | $2 | $3 | $4 |")
+    printf '%-10s %-52s %-18s %s\n' "$1$tag" "$2" "$3" "$4"
+    [ "$4" = pass ] || [ "$4" = "not run" ] || failed=1
 }
 
 mapfile -t pythons < <(tools/venvs.sh)
@@ -38,18 +46,20 @@ tree() { # name -> path of a fresh copy
     local t=$work/$1
     rm -rf "$t"
     mkdir -p "$t"
-    cp -r Makefile pyproject.toml src memory_profiler tests tools "$t"/
+    cp -r Makefile pyproject.toml mprof.py src memory_profiler tests tools "$t"/
     rm -f "$t"/memory_profiler/_core*.so
     ln -s "$root/.venv" "$t/.venv"
     echo "$t"
 }
 
-count_c_tests() { grep -c "tcase_add_test" tests/c/test_core.c; }
+count_c_tests() { cat tests/c/test_*.c | grep -c "tcase_add_test"; }
 
 step_warnings() {
     for cc in gcc clang; do
         local t
         t=$(tree "werror-$cc")
+        local ccv
+        ccv="$cc $("$cc" -dumpversion)"
         local n=0 ok=1
         for py in "${pythons[@]}"; do
             if make -s -C "$t" CC="$cc" PYTHON="$py" ext >"$t/build.log" 2>&1; then
@@ -65,7 +75,7 @@ step_warnings() {
             ok=0
             cat "$t/build.log"
         fi
-        row "$cc" "-Wall -Wextra -Wshadow -Wformat=2 ... -Werror: ext x${#pythons[@]}, mprof, C tests" "$n builds" \
+        row "$ccv" "-Wall -Wextra -Wshadow -Wformat=2 ... -Werror: ext x${#pythons[@]}, mprof, C tests" "$n builds" \
             "$([ $ok = 1 ] && echo pass || echo FAIL)"
     done
 }
@@ -113,9 +123,27 @@ step_sanitizers() {
         tail -30 "$work/san-c.log" "$work/san-build.log"
         row "ASan+UBSan" "C unit tests (leaks checked too)" "$(count_c_tests) tests" FAIL
     fi
-    local sel=("${pythons[@]}")
-    if [ -n "${SAN_PYTHONS:-}" ]; then
+    # One interpreter per tracing design: the oldest (settrace, 3.8's field
+    # pokes), the newest settrace one (3.11) and the newest (sys.monitoring);
+    # the sid step adds 3.15. SAN_PYTHONS="all" (or a list of paths) for more.
+    local sel=() py v
+    if [ "${SAN_PYTHONS:-}" = all ]; then
+        sel=("${pythons[@]}")
+    elif [ -n "${SAN_PYTHONS:-}" ]; then
         read -r -a sel <<<"$SAN_PYTHONS"
+    else
+        local oldest="" settrace="" newest=""
+        for py in "${pythons[@]}"; do
+            v=$("$py" -c 'import sys; print(sys.version_info[1])')
+            [ -n "$oldest" ] || oldest=$py
+            [ "$v" -le 11 ] && settrace=$py
+            newest=$py
+        done
+        for py in "$oldest" "$settrace" "$newest"; do
+            if [ -n "$py" ] && [[ " ${sel[*]} " != *" $py "* ]]; then
+                sel+=("$py")
+            fi
+        done
     fi
     for py in "${sel[@]}"; do
         local v
@@ -209,6 +237,49 @@ step_fuzz() {
             ;;
         esac
     done < <(tools/fuzz.sh "$secs")
+}
+
+step_harness() {
+    local n=${HARNESS_EXAMPLES:-300} sel=("${pythons[0]}")
+    [ "${#pythons[@]}" -gt 1 ] && sel+=("${pythons[-1]}")
+    for py in "${sel[@]}"; do
+        local v out=$work/harness.log
+        v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+        make -s ext PYTHON="$py" >/dev/null 2>&1
+        if MP_HARNESS_EXAMPLES=$n PYTHONPATH="$root" "$py" -m pytest -q -p no:cacheprovider \
+            tests/py/test_harness.py >"$out" 2>&1; then
+            row harness "generated programs vs construction, Python $v" "$n programs" pass
+        else
+            tail -40 "$out"
+            row harness "generated programs vs construction, Python $v" "$n programs" FAIL
+        fi
+    done
+}
+
+step_sid() {
+    if ! tools/sid.sh can; then
+        if [ "${MP_REQUIRE_SID:-0}" = 1 ]; then
+            row sid "Debian sid root for Python 3.14/3.15 (tools/sid.sh)" - FAIL
+        else
+            row sid "Debian sid root for Python 3.14/3.15: needs root and debootstrap" - "not run"
+        fi
+        return
+    fi
+    local out=$work/sid-check.log
+    tools/sid.sh check 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]} n=0 line
+    # The inner run's table rows, already tagged "(sid)", join ours.
+    while IFS= read -r line; do
+        rows+=("$line")
+        n=$((n + 1))
+        case "$line" in
+        *"| pass |") ;;
+        *) failed=1 ;;
+        esac
+    done < <(grep -E '^\| .*\(sid\) \|' "$out")
+    if [ "$rc" != 0 ] || [ "$n" = 0 ]; then
+        row sid "Debian sid root for Python 3.14/3.15 (tools/sid.sh check)" "exit $rc" FAIL
+    fi
 }
 
 for s in $steps; do

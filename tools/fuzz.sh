@@ -18,7 +18,7 @@ declare -A srcs=(
     [datafile]="src/core/mp_datafile.c src/core/mp_json.c"
     [proc]="src/core/mp_procparse.c src/core/mp_datafile.c src/core/mp_json.c"
     [opts]="src/cli/mprof_opts.c"
-    [plot]="src/core/mp_plot.c src/core/mp_datafile.c src/core/mp_json.c"
+    [plot]="src/core/mp_plot.c src/core/mp_labels.c src/core/mp_datafile.c src/core/mp_json.c"
 )
 failed=0
 for t in datafile proc opts plot; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create one test virtual environment per CPython found (pyenv 3.8 .. 3.13) plus a
+# Create one test virtual environment per CPython found (pyenv 3.8 .. 3.13, or the
+# versions in MP_PYTHON_VERSIONS, e.g. "3.14 3.15" inside tools/sid.sh's root) plus a
 # separate one per interpreter holding the reference memory-profiler 0.61, so the two
 # packages named memory_profiler never meet.
 #   tools/venvs.sh            -> .venv/test-3.X and .venv/ref-3.X
@@ -10,30 +11,58 @@ venvs="$root/.venv"
 mkdir -p "$venvs"
 
 find_pythons() {
-    local v p
-    for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
-        p=""
-        if command -v pyenv >/dev/null 2>&1; then
-            p=$(ls -d "$(pyenv root)"/versions/"$v".*/bin/python"$v" 2>/dev/null | sort -V | tail -n 1 || true)
-        fi
-        [ -n "$p" ] || p=$(command -v "python$v" 2>/dev/null || true)
-        [ -n "$p" ] && echo "$v $p"
-    done
+    # shellcheck disable=SC2086
+    "$root/tools/pythons.sh" ${MP_PYTHON_VERSIONS:-3.8 3.9 3.10 3.11 3.12 3.13}
 }
 
-find_pythons | while read -r v py; do
-    t="$venvs/test-$v"
-    r="$venvs/ref-$v"
+make_venvs() { # version python -> 0 when both environments are ready
+    local v=$1 py=$2
+    local t="$venvs/test-$v" r="$venvs/ref-$v"
     if [ ! -x "$t/bin/python" ] || ! "$t/bin/python" -c 'import pytest, numpy, IPython' >/dev/null 2>&1; then
-        "$py" -m venv "$t" >&2
-        "$t/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel >&2
-        "$t/bin/python" -m pip install -q --disable-pip-version-check pytest numpy ipython coverage >&2
-    elif ! "$t/bin/python" -c 'import coverage' >/dev/null 2>&1; then
-        "$t/bin/python" -m pip install -q --disable-pip-version-check coverage >&2
+        "$py" -m venv "$t" >&2 || return 1
+        "$t/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel >&2 || return 1
+        "$t/bin/python" -m pip install -q --disable-pip-version-check pytest numpy ipython coverage hypothesis >&2 || return 1
+    elif ! "$t/bin/python" -c 'import coverage, hypothesis' >/dev/null 2>&1; then
+        "$t/bin/python" -m pip install -q --disable-pip-version-check coverage hypothesis >&2 || return 1
     fi
     if [ ! -x "$r/bin/python" ] || ! "$r/bin/python" -c 'import memory_profiler, psutil' >/dev/null 2>&1; then
-        "$py" -m venv "$r" >&2
-        "$r/bin/python" -m pip install -q --disable-pip-version-check memory-profiler==0.61.0 psutil >&2
+        "$py" -m venv "$r" >&2 || return 1
+        "$r/bin/python" -m pip install -q --disable-pip-version-check memory-profiler==0.61.0 psutil >&2 || return 1
     fi
-    echo "$t/bin/python"
-done
+}
+
+made=()
+while read -r v py; do
+    if make_venvs "$v" "$py"; then
+        made+=("$venvs/test-$v/bin/python")
+    else
+        echo "venvs: could not make the environments for Python $v ($py)" >&2
+    fi
+done < <(find_pythons)
+
+# The reference's own test suite (its sdist's test/ folder), run against ours
+# by tests/py/test_reference_suite.py: fetched once, read only by the tests.
+# Also its two modules (memory_profiler.py, mprof.py) in ref-suite/lib, put on
+# sys.path by bench/spark_cost.py next to PySpark (never installed anywhere).
+suite="$venvs/ref-suite"
+if [ ! -f "$suite/test/test_func.py" ] || [ ! -f "$suite/lib/memory_profiler.py" ]; then
+    # A venv's pip (a bare system interpreter may have none, as sid's).
+    first=${made[0]:-}
+    if [ -n "$first" ]; then
+        tmp=$(mktemp -d)
+        if "$first" -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+            -d "$tmp" memory-profiler==0.61.0 >&2; then
+            mkdir -p "$suite/lib"
+            tar xzf "$tmp"/memory_profiler-0.61.0.tar.gz -C "$tmp"
+            rm -rf "$suite/test"
+            cp -r "$tmp/memory_profiler-0.61.0/test" "$suite/test"
+            cp "$tmp/memory_profiler-0.61.0/memory_profiler.py" "$tmp/memory_profiler-0.61.0/mprof.py" "$suite/lib/"
+        else
+            echo "venvs: could not fetch the reference's sdist (its own suite will be skipped)" >&2
+        fi
+        rm -rf "$tmp"
+    fi
+fi
+
+
+[ "${#made[@]}" -eq 0 ] || printf '%s\n' "${made[@]}"

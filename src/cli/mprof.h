@@ -68,6 +68,13 @@ int mprof_opt_next(mprof_optparse_t *p);
 /* Parse a non-negative finite number with nothing after it. 0 or -1. */
 int mprof_parse_seconds(const char *s, double *out);
 
+/* A MiB figure for people: "%.3f", or "%.6g" past 10^12 (a damaged file's
+ * 1e308 never prints as 309 digits). */
+typedef struct {
+    char s[40];
+} mprof_mib_t;
+mprof_mib_t mprof_mib(double v);
+
 /* Python's repr of a float (so "0.1" prints as the reference prints it). */
 void mprof_float_repr(char *out, size_t cap, double v);
 

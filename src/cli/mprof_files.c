@@ -365,31 +365,60 @@ int mprof_resolve_profiles(const char *cmd, int nargs, char **args, char ***file
     return rc;
 }
 
-/* Peak of the samples taken while a call of func was running (NaN if func
- * never ran). */
-static double func_peak(const mp_profile_t *p, const char *func)
+/* Index of func among p's names, or p->nnames. */
+static size_t func_index(const mp_profile_t *p, const char *func)
 {
-    double best = NAN;
     size_t k;
     for (k = 0; k < p->nnames; k++) {
         if (strcmp(p->names[k], func) == 0) {
             break;
         }
     }
-    if (k == p->nnames) {
-        return NAN;
+    return k;
+}
+
+/* Highest sample of s in [a, b], moving *i forward (intervals come in
+ * increasing, disjoint order, so the whole sweep is linear). */
+static double interval_peak(const mp_series_t *s, size_t *i, double a, double b, double best)
+{
+    while (*i < s->n && s->t[*i] < a) {
+        (*i)++;
     }
+    for (; *i < s->n && s->t[*i] <= b; (*i)++) {
+        if (isnan(best) || s->mib[*i] > best) {
+            best = s->mib[*i];
+        }
+    }
+    return best;
+}
+
+/* Peak of the samples of s taken while a call of name k was running (NaN if
+ * it never ran or no sample fell inside one). Calls are sorted by start: the
+ * overlapping ones (recursion, nesting) are merged, then one sweep over s,
+ * so calls x samples never multiply. */
+static double calls_peak(const mp_profile_t *p, size_t k, const mp_series_t *s)
+{
+    double best = NAN, a = 0, b = 0;
+    int open = 0;
+    size_t i = 0;
     for (size_t c = 0; c < p->ncalls; c++) {
         const mp_call_t *call = &p->calls[c];
         if (call->name != k) {
             continue;
         }
-        for (size_t i = 0; i < p->mem.n; i++) {
-            double t = p->mem.t[i];
-            if (t >= call->t0 && t <= call->t1 && (isnan(best) || p->mem.mib[i] > best)) {
-                best = p->mem.mib[i];
-            }
+        if (open && call->t0 <= b) {
+            b = call->t1 > b ? call->t1 : b;
+            continue;
         }
+        if (open) {
+            best = interval_peak(s, &i, a, b, best);
+        }
+        a = call->t0;
+        b = call->t1;
+        open = 1;
+    }
+    if (open) {
+        best = interval_peak(s, &i, a, b, best);
     }
     return best;
 }
@@ -419,23 +448,31 @@ int mprof_peak_main(int argc, char **argv)
     for (size_t i = 0; rc == MPROF_OK && i < nfiles; i++) {
         mp_profile_t prof;
         if (mp_profile_read(files[i], &prof) < 0) {
-            mprof_error("peak", "cannot read %s: %s", files[i], strerror(errno));
+            mprof_error("peak", "cannot read %s: %s", files[i], mp_profile_strerror(errno));
             rc = MPROF_EINPUT;
             break;
         }
-        double peak = ctx.func ? func_peak(&prof, ctx.func) : mp_series_max(&prof.mem);
-        if (isnan(peak)) {
-            printf("%s\tNaN MiB\n", files[i]);
-        } else {
-            printf("%s\t%.3f MiB\n", files[i], peak);
-        }
-        for (size_t c = 0; c < prof.nchildren && ctx.func == NULL; c++) {
-            printf("  Child %ld\t\t\t%.3f MiB\n", prof.children[c].pid,
-                   mp_series_max(&prof.children[c].s));
-        }
-        if (prof.mem.n == 0 && ctx.func == NULL) {
+        size_t k = ctx.func ? func_index(&prof, ctx.func) : 0;
+        double peak = ctx.func ? calls_peak(&prof, k, &prof.mem) : mp_series_max(&prof.mem);
+        if (prof.mem.n == 0) {
             mprof_error("peak", "%s holds no memory samples", files[i]);
             rc = MPROF_EINPUT;
+        } else if (ctx.func != NULL && k == prof.nnames) {
+            mprof_error("peak", "%s holds no call of %s", files[i], ctx.func);
+            rc = MPROF_EINPUT;
+        } else if (isnan(peak)) {
+            mprof_error("peak", "%s holds no sample taken during a call of %s", files[i],
+                        ctx.func);
+            rc = MPROF_EINPUT;
+        } else {
+            printf("%s\t%s MiB\n", files[i], mprof_mib(peak).s);
+            for (size_t c = 0; c < prof.nchildren; c++) {
+                const mp_series_t *cs = &prof.children[c].s;
+                double cp = ctx.func ? calls_peak(&prof, k, cs) : mp_series_max(cs);
+                if (!isnan(cp)) {
+                    printf("  Child %ld\t\t\t%s MiB\n", prof.children[c].pid, mprof_mib(cp).s);
+                }
+            }
         }
         mp_profile_free(&prof);
     }

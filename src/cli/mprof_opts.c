@@ -186,3 +186,10 @@ void mprof_float_repr(char *out, size_t cap, double v)
         memcpy(out + n, ".0", 3);
     }
 }
+
+mprof_mib_t mprof_mib(double v)
+{
+    mprof_mib_t m;
+    snprintf(m.s, sizeof(m.s), (v > -1e12 && v < 1e12) ? "%.3f" : "%.6g", v);
+    return m;
+}

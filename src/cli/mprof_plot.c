@@ -34,7 +34,8 @@ static void plot_usage(void)
            "Draws the data files (default: the newest mprofile_*.dat here) into a PNG, SVG\n"
            "or PDF picture, chosen by the output's extension.\n"
            "\n"
-           "  -o, --output FILE     picture to write (default: <first data file>.png)\n"
+           "  -o, --output FILE     picture to write (default: <first data file>.png;\n"
+           "                        no extension: .png is added)\n"
            "  -t, --title TEXT      title (default: the command line of a single file)\n"
            "  -n, --no-function-ts  do not draw function calls (FUNC records)\n"
            "  -f, --flame           draw calls as bars by nesting level, names inside\n"
@@ -105,6 +106,15 @@ static int write_picture(const mp_plot_opts_t *o, int fmt, const char *path)
     return MPROF_OK;
 }
 
+/* A dot in the last path component, after its first character. */
+static int has_extension(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot != NULL && dot > base;
+}
+
 int mprof_plot_main(int argc, char **argv)
 {
     mp_plot_opts_t o;
@@ -172,6 +182,15 @@ int mprof_plot_main(int argc, char **argv)
     }
     o.scale *= dpi / 90.0;
     int fmt = MP_PLOT_PNG;
+    char named[4096];
+    if (rc == MPROF_OK && output != NULL && !has_extension(output)) {
+        /* As the reference's matplotlib did: no extension means PNG, added. */
+        if (snprintf(named, sizeof(named), "%s.png", output) >= (int)sizeof(named)) {
+            mprof_error("plot", "output path too long: %s", output);
+            rc = MPROF_EUSAGE;
+        }
+        output = named;
+    }
     if (rc == MPROF_OK && output != NULL && (fmt = mp_plot_format_from_path(output)) < 0) {
         mprof_error("plot", "unknown picture format for %s (use .png, .svg or .pdf)", output);
         rc = MPROF_EUSAGE;
@@ -189,7 +208,7 @@ int mprof_plot_main(int argc, char **argv)
     }
     for (size_t i = 0; rc == MPROF_OK && i < nfiles; i++) {
         if (mp_profile_read(files[i], &profs[i]) < 0) {
-            mprof_error("plot", "cannot read %s: %s", files[i], strerror(errno));
+            mprof_error("plot", "cannot read %s: %s", files[i], mp_profile_strerror(errno));
             rc = MPROF_EINPUT;
             break;
         }

@@ -207,10 +207,25 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* An interpreter's name: python, python3, python3.13, python3.13t, pypy3,
+ * never a script that merely starts with "python" (python_job.py). */
 static int looks_like_python(const char *exe)
 {
     const char *base = strrchr(exe, '/');
-    return strncmp(base ? base + 1 : exe, "python", 6) == 0;
+    base = base ? base + 1 : exe;
+    const char *rest;
+    if (strncmp(base, "python", 6) == 0) {
+        rest = base + 6;
+    } else if (strncmp(base, "pypy", 4) == 0) {
+        rest = base + 4;
+    } else {
+        return 0;
+    }
+    rest += strspn(rest, "0123456789.");
+    if (*rest == 't' || *rest == 'd') {
+        rest++;
+    }
+    return *rest == '\0' && !ends_with(base, ".");
 }
 
 /* Build argv for a Python target:
@@ -576,10 +591,13 @@ static int open_output(const char *cmd, const run_opts_t *o, int cmdc, char **cm
 {
     struct stat st;
     *created = lstat(o->output, &st) < 0;
-    s->out = mp_dfw_open(o->output);
+    int chosen = o->output != o->default_output;
+    s->out = chosen ? mp_dfw_open(o->output) : mp_dfw_open_default(o->output);
     if (s->out == NULL) {
-        mprof_error(cmd, "cannot write %s: %s", o->output,
-                    errno == ELOOP ? "it is a symbolic link (refusing to follow it)" : strerror(errno));
+        const char *why = errno == ELOOP    ? "it is a symbolic link (refusing to follow it)"
+                          : errno == EPERM  ? "it exists and belongs to another user"
+                                            : mp_profile_strerror(errno);
+        mprof_error(cmd, "cannot write %s: %s", o->output, why);
         return MPROF_EOUTPUT;
     }
     if (mp_dfw_cmdline(s->out, cmdc, cmdv) < 0 || mp_dfw_flush(s->out) < 0) {

@@ -24,6 +24,59 @@ struct mp_dfw {
 /* A flush is forced once this much is queued, whatever the caller's rhythm. */
 #define DFW_HIGH_WATER ((size_t)64 * 1024)
 
+/* A predictable name in a folder others may write to: create it, or append
+ * only to a regular file of our own (a same-second rerun). Opened without
+ * blocking, so a FIFO planted there can neither stall us nor be written. */
+static int open_default(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) {
+        return fd;
+    }
+    fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return errno == ENXIO ? (errno = MP_ENOTREG, -1) : -1; /* a FIFO with no reader */
+    }
+    struct stat st;
+    int err = 0;
+    if (fstat(fd, &st) < 0) {
+        err = errno;
+    } else if (!S_ISREG(st.st_mode)) {
+        err = MP_ENOTREG;
+    } else if (st.st_uid != geteuid()) {
+        err = EPERM;
+    }
+    if (err != 0) {
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+mp_dfw_t *mp_dfw_open_default(const char *path)
+{
+    int fd = open_default(path);
+    if (fd < 0) {
+        return NULL;
+    }
+    mp_dfw_t *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    w->fd = fd;
+    return w;
+}
+
 mp_dfw_t *mp_dfw_open(const char *path)
 {
     mp_dfw_t *w = calloc(1, sizeof(*w));
@@ -446,7 +499,10 @@ static int parse_line(mp_profile_t *p, const char *line, const char *lim, names_
 {
     cursor_t c = {line, lim, 1};
     const char *kw;
-    if (memchr(line, '\0', (size_t)(lim - line)) != NULL) {
+    /* The caller guarantees lim >= line; saying so keeps gcc 14+'s
+     * -Wstringop-overread from seeing a negative length. */
+    size_t len = (lim > line) ? (size_t)(lim - line) : 0;
+    if (memchr(line, '\0', len) != NULL) {
         p->nskipped++; /* binary garbage: names with NUL bytes cannot be stored */
         return 0;
     }
@@ -560,7 +616,8 @@ int mp_profile_read(const char *path, mp_profile_t *p)
     int rc = -1, saved = 0;
     char *text = NULL;
     size_t len = 0, cap = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted at the path must not block the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         return -1;
     }
@@ -572,6 +629,13 @@ int mp_profile_read(const char *path, mp_profile_t *p)
         errno = EISDIR;
         goto done;
     }
+    if (!S_ISREG(st.st_mode)) { /* /dev/zero, a FIFO, a socket: never ends */
+        errno = MP_ENOTREG;
+        goto done;
+    }
+    /* What the file holds now, plus what a running mprof may add while we
+     * read; never without bound. */
+    size_t limit = (st.st_size > 0 ? (size_t)st.st_size : 0) + ((size_t)64 << 20);
     cap = (st.st_size > 0 ? (size_t)st.st_size : 0) + 4096;
     text = malloc(cap);
     if (text == NULL) {
@@ -579,6 +643,9 @@ int mp_profile_read(const char *path, mp_profile_t *p)
         goto done;
     }
     for (;;) {
+        if (len >= limit) {
+            break;
+        }
         if (len + 1 >= cap) { /* the file grew while being read */
             char *n = realloc(text, cap * 2);
             if (n == NULL) {
@@ -607,6 +674,11 @@ done:
     close(fd);
     errno = saved;
     return rc;
+}
+
+const char *mp_profile_strerror(int err)
+{
+    return err == MP_ENOTREG ? "not a regular file" : strerror(err);
 }
 
 void mp_profile_free(mp_profile_t *p)

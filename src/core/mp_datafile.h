@@ -16,6 +16,7 @@
 #ifndef MP_DATAFILE_H
 #define MP_DATAFILE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,12 @@ typedef struct mp_dfw mp_dfw_t;
  * follow a symbolic link in place of the file (ELOOP). Returns NULL with
  * errno set on failure. */
 mp_dfw_t *mp_dfw_open(const char *path);
+
+/* The same for a name the user did not choose (mprof's default): created
+ * new, or else appended to only if it is a regular file owned by this user;
+ * never blocks (a FIFO or device there: errno MP_ENOTREG; another user's
+ * file: EPERM). */
+mp_dfw_t *mp_dfw_open_default(const char *path);
 
 /* Queue records (buffered in memory; nothing is written until a flush or
  * until the buffer fills). Return 0, or -1 with errno set once a write has
@@ -87,9 +94,17 @@ typedef struct {
  * freed). */
 int mp_profile_parse(const char *text, size_t len, mp_profile_t *p);
 
+/* errno of mp_profile_read for a path that is not a regular file (a device,
+ * FIFO or socket), which would never end or could block. */
+#define MP_ENOTREG ENODEV
+
 /* Read and parse a file. Returns 0, or -1 with errno set (ENOENT, EACCES,
- * EISDIR, ENOMEM...). */
+ * EISDIR, MP_ENOTREG, ENOMEM...). At most 64 MiB more than the file's size
+ * when opened is read (a file still being written). */
 int mp_profile_read(const char *path, mp_profile_t *p);
+
+/* strerror, with MP_ENOTREG as "not a regular file". */
+const char *mp_profile_strerror(int err);
 
 /* Release everything *p owns and zero it. */
 void mp_profile_free(mp_profile_t *p);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,33 +39,44 @@ int mp_backend_available(mp_backend_t b)
 
 /* The cached statm descriptor and the pid that opened it; a forked child sees
  * a different pid and reopens (the inherited descriptor is the parent's).
- * Protected by: the caller (one reader at a time, the GIL in the ext). */
-static int statm_fd = -1;
-static pid_t statm_pid = 0;
+ * Its one owner is this module: the tracer (with the GIL) and the
+ * memory_usage sampler thread (without it) both read through it, so opening
+ * is done once, under open_lock; readers then only load the descriptor. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int statm_fd = -1;
+static atomic_int statm_pid = 0;
 static long page_size = 0;
 
 int mp_meter_self_rss(int64_t *bytes)
 {
     char buf[128];
     pid_t me = getpid();
-    if (statm_fd < 0 || statm_pid != me) {
-        if (statm_fd >= 0) {
-            close(statm_fd); /* a forked child's copy of its parent's file */
+    int fd = atomic_load(&statm_fd);
+    if (fd < 0 || atomic_load(&statm_pid) != me) {
+        pthread_mutex_lock(&open_lock);
+        fd = atomic_load(&statm_fd);
+        if (fd < 0 || atomic_load(&statm_pid) != me) {
+            if (fd >= 0) {
+                close(fd); /* a forked child's copy of its parent's file */
+            }
+            page_size = sysconf(_SC_PAGESIZE);
+            fd = open(MP_PROC_ROOT "/self/statm", O_RDONLY | O_CLOEXEC);
+            atomic_store(&statm_fd, fd);
+            atomic_store(&statm_pid, fd < 0 ? 0 : me);
         }
-        statm_fd = open(MP_PROC_ROOT "/self/statm", O_RDONLY | O_CLOEXEC);
-        if (statm_fd < 0) {
+        pthread_mutex_unlock(&open_lock);
+        if (fd < 0) {
             return -1;
         }
-        statm_pid = me;
-        page_size = sysconf(_SC_PAGESIZE);
     }
-    if (mp_proc_pread(statm_fd, buf, sizeof(buf)) < 0) {
+    if (mp_proc_pread(fd, buf, sizeof(buf)) < 0) {
         return -1;
     }
     return mp_proc_parse_statm(buf, page_size, bytes);
 }
 
-/* Same caching as statm, for status and clear_refs. */
+/* Same caching as statm, for status and clear_refs (read by the tracer
+ * only, with the GIL). */
 static int status_fd = -1, clear_fd = -1;
 static pid_t status_pid = 0;
 static int64_t peak_ever;
@@ -83,11 +95,16 @@ int mp_meter_self_peak(int64_t *rss, int64_t *hwm, int reset)
     char buf[4096];
     pid_t me = getpid();
     if (status_fd < 0 || status_pid != me) {
-        if (reopen(&status_fd, MP_PROC_ROOT "/self/status", O_RDONLY) < 0) {
+        pthread_mutex_lock(&open_lock);
+        int rc = reopen(&status_fd, MP_PROC_ROOT "/self/status", O_RDONLY);
+        if (rc == 0) {
+            (void)reopen(&clear_fd, MP_PROC_ROOT "/self/clear_refs", O_WRONLY);
+            status_pid = me;
+        }
+        pthread_mutex_unlock(&open_lock);
+        if (rc < 0) {
             return -1;
         }
-        (void)reopen(&clear_fd, MP_PROC_ROOT "/self/clear_refs", O_WRONLY);
-        status_pid = me;
     }
     if (mp_proc_pread(status_fd, buf, sizeof(buf)) < 0
         || mp_proc_parse_status(buf, hwm, rss) < 0) {
@@ -102,6 +119,17 @@ int mp_meter_self_peak(int64_t *rss, int64_t *hwm, int reset)
         (void)w;
     }
     return 0;
+}
+
+int mp_meter_self_file(int64_t *bytes)
+{
+    char buf[4096];
+    int64_t rss, hwm;
+    /* Opens (or reopens after fork) the cached status descriptor. */
+    if (mp_meter_self_peak(&rss, &hwm, 0) < 0 || mp_proc_pread(status_fd, buf, sizeof(buf)) < 0) {
+        return -1;
+    }
+    return mp_proc_parse_status_file(buf, bytes);
 }
 
 int64_t mp_meter_peak_ever(void)

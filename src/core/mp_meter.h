@@ -45,6 +45,10 @@ int mp_meter_self_rss(int64_t *bytes);
  * highest peak seen across resets. Returns 0 or -1 with errno set. */
 int mp_meter_self_peak(int64_t *rss, int64_t *hwm, int reset);
 
+/* File-backed resident bytes of this process (RssFile + RssShmem of
+ * /proc/self/status, cached descriptor). Returns 0 or -1 with errno set. */
+int mp_meter_self_file(int64_t *bytes);
+
 /* The highest VmHWM seen by mp_meter_self_peak (0 if never called). */
 int64_t mp_meter_peak_ever(void);
 

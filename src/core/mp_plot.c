@@ -1,5 +1,7 @@
 #include "mp_plot.h"
 
+#include "mp_labels.h"
+
 #include <limits.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -90,6 +92,7 @@ static const rgb_t palette[] = {
 };
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 static const rgb_t peak_red = {0.85, 0.10, 0.10};
+static const rgb_t total_grey = {0.35, 0.35, 0.35};
 
 enum { SW_LINE, SW_DASH, SW_BRACKET, SW_BOX };
 
@@ -112,6 +115,7 @@ typedef struct {
     int nlegend, legend_more;
     double legend_w;
     char **labels;                    /* short function labels (profile 0) */
+    mp_series_t total;                /* main + children (one profile with CHLD) */
 } plot_t;
 
 static double X(const plot_t *p, double t)
@@ -136,10 +140,71 @@ static void font(cairo_t *cr, double size, int bold)
     cairo_set_font_size(cr, size);
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF included, as
+ * cairo refuses them all). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned cp, min;
+    if (c < 0x80) {
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        n = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return n;
+}
+
+/* s itself if it is valid UTF-8, else a copy in buf (cap bytes) with each
+ * byte that is not part of a valid sequence shown as U+FFFD: a command line,
+ * title or function name in another encoding still draws. */
+static const char *utf8_text(const char *s, char *buf, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+    while (*p != '\0' && (n = utf8_seq(p)) != 0) {
+        p += n;
+    }
+    if (*p == '\0') {
+        return s;
+    }
+    size_t o = 0;
+    for (p = (const unsigned char *)s; *p != '\0';) {
+        n = utf8_seq(p);
+        const char *piece = n ? (const char *)p : "\xef\xbf\xbd";
+        size_t len = n ? n : 3;
+        if (o + len + 1 > cap) {
+            break;
+        }
+        memcpy(buf + o, piece, len);
+        o += len;
+        p += n ? n : 1;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 static double text_width(cairo_t *cr, const char *s)
 {
+    char buf[1024];
     cairo_text_extents_t e;
-    cairo_text_extents(cr, s, &e);
+    cairo_text_extents(cr, utf8_text(s, buf, sizeof(buf)), &e);
     return e.x_advance;
 }
 
@@ -170,8 +235,10 @@ static void fit_text(cairo_t *cr, char *s, double w)
 /* Text anchored at (x, y): ax/ay 0 = left/top, 0.5 = centre, 1 = right/bottom. */
 static void text_at(cairo_t *cr, const char *s, double x, double y, double ax, double ay)
 {
+    char buf[1024];
     cairo_text_extents_t e;
     cairo_font_extents_t fe;
+    s = utf8_text(s, buf, sizeof(buf));
     cairo_text_extents(cr, s, &e);
     cairo_font_extents(cr, &fe);
     double h = fe.ascent + fe.descent;
@@ -227,6 +294,65 @@ static double profile_base(const mp_profile_t *pr)
     return isnan(t) ? 0 : t;
 }
 
+/* The process tree's total at each of the main process's samples: main plus
+ * each child's sample taken with it (at most 1 ms later, as the reference's
+ * mprof wrote them, and after the main's previous sample; a child that
+ * ended adds nothing).
+ * Returns 0, or -1 out of memory. */
+static int tree_total(const mp_profile_t *pr, mp_series_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t n = pr->mem.n;
+    if (pr->nchildren == 0 || n == 0) {
+        return 0;
+    }
+    size_t *at = calloc(pr->nchildren, sizeof(size_t));
+    out->t = malloc(n * sizeof(double));
+    out->mib = malloc(n * sizeof(double));
+    if (at == NULL || out->t == NULL || out->mib == NULL) {
+        free(at);
+        free(out->t);
+        free(out->mib);
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double t = pr->mem.t[i];
+        double sum = pr->mem.mib[i];
+        for (size_t c = 0; c < pr->nchildren; c++) {
+            const mp_series_t *cs = &pr->children[c].s;
+            while (at[c] < cs->n && cs->t[at[c]] <= t + 1e-3) {
+                at[c]++;
+            }
+            if (at[c] > 0 && (i == 0 || cs->t[at[c] - 1] > pr->mem.t[i - 1] + 1e-3)) {
+                sum += cs->mib[at[c] - 1];
+            }
+        }
+        out->t[i] = t;
+        out->mib[i] = sum;
+    }
+    out->n = out->cap = n;
+    free(at);
+    return 0;
+}
+
+/* The highest sample of s inside the window (or anywhere): its value and
+ * time from base; 0, or -1 if none. */
+static int series_peak(const plot_t *p, const mp_series_t *s, double base, double *best,
+                       double *at)
+{
+    const mp_plot_opts_t *o = p->o;
+    *best = -INFINITY;
+    for (size_t i = 0; i < s->n; i++) {
+        double t = s->t[i] - base;
+        if ((!o->window || (t >= o->t0 && t <= o->t1)) && s->mib[i] > *best) {
+            *best = s->mib[i];
+            *at = t;
+        }
+    }
+    return isfinite(*best) ? 0 : -1;
+}
+
 static void series_extent(const mp_series_t *s, double base, const plot_t *p, int window,
                           double *tmax, double *lo, double *hi)
 {
@@ -248,63 +374,31 @@ static void series_extent(const mp_series_t *s, double base, const plot_t *p, in
 }
 
 /* The unique shortest dotted suffix of each function name (the reference's
- * function_labels): "pkg.mod.f" shows as "f" unless another "f" exists. */
+ * function_labels, mp_labels): "pkg.mod.f" shows as "f" unless another "f"
+ * exists. Copies, freed with the plan. */
 static char **short_labels(const mp_profile_t *pr)
 {
     size_t n = pr->nnames;
     char **out = calloc(n ? n : 1, sizeof(char *));
-    int *level = calloc(n ? n : 1, sizeof(int));
-    if (out == NULL || level == NULL) {
+    const char **labels = calloc(n ? n : 1, sizeof(char *));
+    if (out == NULL || labels == NULL
+        || mp_labels((const char *const *)pr->names, n, labels) < 0) {
         free(out);
-        free(level);
+        free(labels);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        level[i] = 1;
-    }
-    for (int changed = 1, rounds = 0; changed && rounds < 64; rounds++) {
-        changed = 0;
-        for (size_t i = 0; i < n; i++) {
-            const char *a = pr->names[i];
-            for (size_t j = i + 1; j < n; j++) {
-                /* suffixes of the given depth */
-                const char *sa = a + strlen(a), *sb = pr->names[j] + strlen(pr->names[j]);
-                int da = 0, db = 0;
-                while (sa > a && da < level[i]) {
-                    sa--;
-                    da += (*sa == '.');
-                }
-                if (*sa == '.') {
-                    sa++;
-                }
-                while (sb > pr->names[j] && db < level[j]) {
-                    sb--;
-                    db += (*sb == '.');
-                }
-                if (*sb == '.') {
-                    sb++;
-                }
-                if (strcmp(sa, sb) == 0 && strcmp(a, pr->names[j]) != 0) {
-                    level[i]++;
-                    level[j]++;
-                    changed = 1;
-                }
+        out[i] = strdup(labels[i]);
+        if (out[i] == NULL) {
+            while (i-- > 0) {
+                free(out[i]);
             }
+            free(out);
+            free(labels);
+            return NULL;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *a = pr->names[i], *s = a + strlen(a);
-        int d = 0;
-        while (s > a && d < level[i]) {
-            s--;
-            d += (*s == '.');
-        }
-        if (*s == '.') {
-            s++;
-        }
-        out[i] = strdup(s);
-    }
-    free(level);
+    free(labels);
     return out;
 }
 
@@ -486,9 +580,17 @@ static void draw_axes(plot_t *p)
     cairo_restore(cr);
 }
 
+/* Functions get their own hues, none of them a curve's (the curves use
+ * `palette`: main in black, children after it), so a bracket never reads
+ * as belonging to a child's curve. */
+static const rgb_t func_palette[] = {
+    {0.46, 0.26, 0.62}, {0.50, 0.50, 0.00}, {0.85, 0.00, 0.55}, {0.00, 0.50, 0.50},
+    {0.60, 0.15, 0.15}, {0.15, 0.20, 0.55}, {0.65, 0.45, 0.10}, {0.45, 0.45, 0.45},
+};
+
 static rgb_t func_color(size_t k)
 {
-    return palette[(k + 1) % NPALETTE];
+    return func_palette[k % (sizeof(func_palette) / sizeof(func_palette[0]))];
 }
 
 /* "[" at each call's start and "]" at its end, at the memory then. */
@@ -496,6 +598,9 @@ static void draw_brackets(plot_t *p, const mp_profile_t *pr, double base)
 {
     cairo_t *cr = p->cr;
     double vs = (p->bottom - p->top) / 40.0, hs = (p->right - p->left) / 180.0;
+    /* Each bracket's stroke sits a little inside its call, so a call that
+     * ends where the next begins shows "][", not one hidden under the other. */
+    double gap = 2.0 / p->scale;
     /* Thousands of calls would merge into a blot: thinner and translucent. */
     int dense = pr->ncalls > 200;
     cairo_set_line_width(cr, dense ? 1 : 2);
@@ -504,7 +609,7 @@ static void draw_brackets(plot_t *p, const mp_profile_t *pr, double base)
         double t0 = c->t0 - base, t1 = c->t1 - base;
         set_rgb(cr, func_color(c->name), dense ? 0.35 : 1);
         if (!p->o->window || (t0 >= p->o->t0 && t0 <= p->o->t1)) {
-            double x = X(p, t0), y = Y(p, c->mem0);
+            double x = X(p, t0) + gap, y = Y(p, c->mem0);
             cairo_move_to(cr, x + hs, y - vs);
             cairo_line_to(cr, x, y - vs);
             cairo_line_to(cr, x, y + vs);
@@ -512,7 +617,7 @@ static void draw_brackets(plot_t *p, const mp_profile_t *pr, double base)
             cairo_stroke(cr);
         }
         if (!p->o->window || (t1 >= p->o->t0 && t1 <= p->o->t1)) {
-            double x = X(p, t1), y = Y(p, c->mem1);
+            double x = X(p, t1) - gap, y = Y(p, c->mem1);
             cairo_move_to(cr, x - hs, y - vs);
             cairo_line_to(cr, x, y - vs);
             cairo_line_to(cr, x, y + vs);
@@ -645,6 +750,13 @@ static int plan(plot_t *p, char *err, size_t errlen)
     cairo_t *cr = p->cr;
     double tmax = 0, lo = INFINITY, hi = -INFINITY;
     int funcs = o->functions && o->nprofiles == 1 && o->profiles[0].ncalls > 0;
+    if (o->nprofiles == 1 && tree_total(&o->profiles[0], &p->total) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (p->total.n > 0) {
+        series_extent(&p->total, profile_base(&o->profiles[0]), p, o->window, &tmax, &lo, &hi);
+    }
     for (size_t k = 0; k < o->nprofiles; k++) {
         const mp_profile_t *pr = &o->profiles[k];
         double base = profile_base(pr);
@@ -712,18 +824,30 @@ static int plan(plot_t *p, char *err, size_t errlen)
             }
         }
     }
+    if (p->total.n > 0) {
+        legend_add(p, total_grey, SW_DASH, "total (main + children)");
+    }
     if (o->nprofiles == 1 && o->functions) {
         const mp_profile_t *pr = &o->profiles[0];
         p->labels = short_labels(pr);
-        for (size_t k = 0; k < pr->nnames; k++) {
-            double total = 0;
-            size_t n = 0;
-            for (size_t c = 0; c < pr->ncalls; c++) {
-                if (pr->calls[c].name == k) {
-                    total += pr->calls[c].t1 - pr->calls[c].t0;
-                    n++;
-                }
+        /* Each name's total time and call count, in one pass over the calls. */
+        double *totals = calloc(pr->nnames ? pr->nnames : 1, sizeof(double));
+        size_t *counts = calloc(pr->nnames ? pr->nnames : 1, sizeof(size_t));
+        if (totals == NULL || counts == NULL) {
+            free(totals);
+            free(counts);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (size_t c = 0; c < pr->ncalls; c++) {
+            if (pr->calls[c].name < pr->nnames) {
+                totals[pr->calls[c].name] += pr->calls[c].t1 - pr->calls[c].t0;
+                counts[pr->calls[c].name]++;
             }
+        }
+        for (size_t k = 0; k < pr->nnames; k++) {
+            double total = totals[k];
+            size_t n = counts[k];
             const char *name = p->labels ? p->labels[k] : pr->names[k];
             if (n == 1) {
                 legend_add(p, func_color(k), o->flame ? SW_BOX : SW_BRACKET, "%s %.3fs", name, total);
@@ -732,6 +856,8 @@ static int plan(plot_t *p, char *err, size_t errlen)
                            name, total, n);
             }
         }
+        free(totals);
+        free(counts);
         if (o->flame) {
             for (size_t c = 0; c < pr->ncalls; c++) {
                 int lv = pr->calls[c].level < 0 ? 0 : pr->calls[c].level;
@@ -813,24 +939,37 @@ static void draw(plot_t *p)
             draw_brackets(p, pr, base);
         }
     }
-    /* The peak of the (single) main curve: dashed lines and a label. */
+    /* The peak of the single profile: of the process tree's total when it
+     * has children (dashed lines and a label), and a dot at each process's
+     * own peak on its curve; else of the main curve. */
     if (o->nprofiles == 1 && o->profiles[0].mem.n > 0) {
         const mp_profile_t *pr = &o->profiles[0];
         double base = profile_base(pr), best = -INFINITY, at = 0;
-        for (size_t i = 0; i < pr->mem.n; i++) {
-            double t = pr->mem.t[i] - base;
-            if ((!o->window || (t >= o->t0 && t <= o->t1)) && pr->mem.mib[i] > best) {
-                best = pr->mem.mib[i];
-                at = t;
+        int tree = p->total.n > 0;
+        if (tree) {
+            cairo_save(cr);
+            static const double d[] = {6, 3};
+            cairo_set_dash(cr, d, 2, 0);
+            draw_series(p, &p->total, base, total_grey, 1.4);
+            cairo_restore(cr);
+            for (size_t c = 0; c <= pr->nchildren; c++) {
+                const mp_series_t *cs = c == 0 ? &pr->mem : &pr->children[c - 1].s;
+                double v, t;
+                if (series_peak(p, cs, base, &v, &t) == 0) {
+                    cairo_new_path(cr);
+                    cairo_arc(cr, X(p, t), Y(p, v), 3.5, 0, 2 * M_PI);
+                    set_rgb(cr, c == 0 ? palette[0] : palette[c % NPALETTE], 1);
+                    cairo_fill(cr);
+                }
             }
         }
-        if (isfinite(best)) {
+        if (series_peak(p, tree ? &p->total : &pr->mem, base, &best, &at) == 0) {
             double x = snap(p, X(p, at)), y = snap(p, Y(p, best));
             dashed(cr, p->left, y, p->right, y, peak_red, 1 / p->scale);
             dashed(cr, x, p->top, x, p->bottom, peak_red, 1 / p->scale);
             char lab[96];
-            snprintf(lab, sizeof(lab), "peak %.1f MiB at %.*f s", best,
-                     decimals_for(p->xstep) + 1, at);
+            snprintf(lab, sizeof(lab), fabs(best) < 1e12 ? "%s %.1f MiB at %.*f s" : "%s %.4g MiB at %.*f s",
+                     tree ? "total peak" : "peak", best, decimals_for(p->xstep) + 1, at);
             font(cr, FONT_SIZE - 1, 0);
             double tw = text_width(cr, lab);
             double tx = (x + 6 + tw < p->right - 4) ? x + 6 : x - 6 - tw;
@@ -939,6 +1078,8 @@ int mp_plot_render(const mp_plot_opts_t *o, mp_plot_format_t fmt, int fd,
     }
     rc = 0;
 done:
+    free(p.total.t);
+    free(p.total.mib);
     if (p.labels != NULL) {
         for (size_t i = 0; i < o->profiles[0].nnames; i++) {
             free(p.labels[i]);

@@ -71,6 +71,10 @@ int mp_proc_parse_stat_rss(const char *buf, long page_size, int64_t *bytes);
 int mp_proc_parse_smaps(const char *buf, mp_smaps_t *out);
 int mp_proc_parse_status(const char *buf, int64_t *hwm, int64_t *rss);
 
+/* The file-backed resident bytes (RssFile + RssShmem) of a status file.
+ * 0, or -1 with EINVAL when the lines are missing. */
+int mp_proc_parse_status_file(const char *buf, int64_t *file);
+
 /* Read a whole small file into buf (NUL-terminated, truncated to cap-1 bytes).
  * Returns the number of bytes read, or -1 with errno set. */
 ssize_t mp_proc_read_file(const char *path, char *buf, size_t cap);

@@ -162,6 +162,20 @@ int mp_proc_parse_smaps(const char *buf, mp_smaps_t *out)
     return 0;
 }
 
+int mp_proc_parse_status_file(const char *buf, int64_t *file)
+{
+    int64_t f = 0, sh = 0;
+    if (find_kb(buf, "RssFile", &f) != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (find_kb(buf, "RssShmem", &sh) != 1) {
+        sh = 0;
+    }
+    *file = f + sh;
+    return 0;
+}
+
 int mp_proc_parse_status(const char *buf, int64_t *hwm, int64_t *rss)
 {
     int64_t h = 0, r = 0;

@@ -1,10 +1,18 @@
 #include "mp_ptrmap.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* Linear probing with backward-shift deletion (no tombstones), so lookups
  * stay short under the alloc/free churn of an allocator. Capacity is a power
- * of two; the load factor is kept under 1/2. */
+ * of two; the load factor is kept under 1/2, and the table halves when it
+ * falls under 1/8 (hysteresis: no resize ping-pong at a boundary).
+ *
+ * The slots are mapped with mmap, not malloc: the C library keeps large
+ * freed blocks for reuse (glibc raises its mmap threshold after such a
+ * free), and this table can be hundreds of MiB at a program's peak. Its
+ * memory must leave RSS when it shrinks, or the profiler's bookkeeping
+ * would stay in every later reading. */
 typedef struct {
     uintptr_t key; /* 0 = empty slot; NULL is never recorded */
     size_t size;
@@ -23,14 +31,30 @@ static size_t hash_ptr(uintptr_t p, size_t mask)
     return (size_t)(h >> 17) & mask;
 }
 
+#define MIN_CAP 1024
+
+static slot_t *map_slots(size_t cap)
+{
+    void *p = mmap(NULL, cap * sizeof(slot_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p; /* zero-filled */
+}
+
+static void unmap_slots(slot_t *s, size_t cap)
+{
+    if (s != NULL) {
+        munmap(s, cap * sizeof(slot_t));
+    }
+}
+
 mp_ptrmap_t *mp_ptrmap_new(void)
 {
     mp_ptrmap_t *m = calloc(1, sizeof(*m));
     if (m == NULL) {
         return NULL;
     }
-    m->cap = 1024;
-    m->slots = calloc(m->cap, sizeof(slot_t));
+    m->cap = MIN_CAP;
+    m->slots = map_slots(m->cap);
     if (m->slots == NULL) {
         free(m);
         return NULL;
@@ -43,8 +67,14 @@ void mp_ptrmap_free(mp_ptrmap_t *m)
     if (m == NULL) {
         return;
     }
-    free(m->slots);
+    unmap_slots(m->slots, m->cap);
     free(m);
+}
+
+size_t mp_ptrmap_bytes(const mp_ptrmap_t *m)
+{
+    /* The table only (a whole number of pages): the header is a few bytes. */
+    return m == NULL ? 0 : m->cap * sizeof(slot_t);
 }
 
 static void insert_slot(slot_t *slots, size_t mask, uintptr_t key, size_t size)
@@ -57,10 +87,9 @@ static void insert_slot(slot_t *slots, size_t mask, uintptr_t key, size_t size)
     slots[i].size = size;
 }
 
-static int grow(mp_ptrmap_t *m)
+static int resize(mp_ptrmap_t *m, size_t ncap)
 {
-    size_t ncap = m->cap * 2;
-    slot_t *ns = calloc(ncap, sizeof(slot_t));
+    slot_t *ns = map_slots(ncap);
     if (ns == NULL) {
         return -1;
     }
@@ -69,10 +98,15 @@ static int grow(mp_ptrmap_t *m)
             insert_slot(ns, ncap - 1, m->slots[i].key, m->slots[i].size);
         }
     }
-    free(m->slots);
+    unmap_slots(m->slots, m->cap);
     m->slots = ns;
     m->cap = ncap;
     return 0;
+}
+
+static int grow(mp_ptrmap_t *m)
+{
+    return resize(m, m->cap * 2);
 }
 
 int mp_ptrmap_put(mp_ptrmap_t *m, const void *ptr, size_t size)
@@ -133,6 +167,9 @@ int mp_ptrmap_take(mp_ptrmap_t *m, const void *ptr, size_t *size)
     }
     m->slots[hole].key = 0;
     m->slots[hole].size = 0;
+    if (m->cap > MIN_CAP && m->count * 8 < m->cap) {
+        (void)resize(m, m->cap / 2); /* failing to shrink loses nothing */
+    }
     return 1;
 }
 

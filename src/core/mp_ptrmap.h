@@ -5,8 +5,9 @@
  *
  * Not thread-safe: the caller serialises access (the allocator hooks hold a
  * mutex because RAW-domain calls happen without the GIL). Its own memory comes
- * from the C library's calloc/free, never from Python's allocators, so the
- * hooks never see the profiler's bookkeeping. */
+ * from mmap (the table) and calloc (its header), never from Python's
+ * allocators, so the hooks never see the profiler's bookkeeping; the table
+ * shrinks as entries leave and its pages go back to the system. */
 #ifndef MP_PTRMAP_H
 #define MP_PTRMAP_H
 
@@ -35,5 +36,8 @@ int mp_ptrmap_get(const mp_ptrmap_t *m, const void *ptr, size_t *size);
 
 /* Number of entries. */
 size_t mp_ptrmap_count(const mp_ptrmap_t *m);
+
+/* Bytes of the map's table (whole pages); 0 for NULL. */
+size_t mp_ptrmap_bytes(const mp_ptrmap_t *m);
 
 #endif

@@ -8,41 +8,102 @@
 #define HEADER HEAD_BASE "   Line Contents"
 
 /* Each optional column is " {:>12}", placed before the 3 blanks that lead
- * into the source text. */
+ * into the source text. Their headers, in order, with the bit that shows
+ * them. */
+static const struct {
+    int bit;
+    const char *head;
+} columns[] = {
+    {MP_REPORT_PEAK, "        Peak"},
+    {MP_REPORT_HEAP, "    Heap net"},  {MP_REPORT_HEAP, "  Heap alloc"},
+    {MP_REPORT_NATIVE, "  Native net"}, {MP_REPORT_NATIVE, "Native alloc"},
+    {MP_REPORT_EXPLAIN, "     Py heap"}, {MP_REPORT_EXPLAIN, "      Native"},
+    {MP_REPORT_EXPLAIN, "       Files"}, {MP_REPORT_EXPLAIN, "       Other"},
+};
+#define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
+
+int mp_report_ncols(int cols)
+{
+    int n = 0;
+    for (size_t i = 0; i < NCOLUMNS; i++) {
+        n += (cols & columns[i].bit) != 0;
+    }
+    return n;
+}
+
 static int ncols(int cols)
 {
-    return ((cols & MP_REPORT_PEAK) ? 1 : 0) + ((cols & MP_REPORT_HEAP) ? 2 : 0);
+    return mp_report_ncols(cols);
 }
 
 int mp_report_header_cols(char *out, size_t cap, int cols)
 {
-    return snprintf(out, cap, "%s%s%s   Line Contents", HEAD_BASE,
-                    (cols & MP_REPORT_PEAK) ? "         Peak" : "",
-                    (cols & MP_REPORT_HEAP) ? "     Heap net   Heap alloc" : "");
+    char heads[NCOLUMNS * 13 + 1] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < NCOLUMNS; i++) {
+        if (cols & columns[i].bit) {
+            heads[len++] = ' ';
+            memcpy(heads + len, columns[i].head, 12);
+            len += 12;
+            heads[len] = '\0';
+        }
+    }
+    return snprintf(out, cap, "%s%s   Line Contents", HEAD_BASE, heads);
+}
+
+/* An optional figure: as mp_report_mib, but never "-0.000". */
+static int extra_mib(char *out, size_t cap, double mib, int precision)
+{
+    int n = mp_report_mib(out, cap, mib, precision);
+    if (n > 0 && mib < 0) {
+        /* "-0.00 MiB" when it rounds to zero: drop the sign. */
+        char *minus = strchr(out, '-');
+        int zero = minus != NULL;
+        for (const char *c = minus ? minus + 1 : out; zero && *c && *c != ' '; c++) {
+            zero = *c == '0' || *c == '.';
+        }
+        if (zero) {
+            *minus = ' ';
+        }
+    }
+    return n;
 }
 
 int mp_report_row_prefix_cols(char *out, size_t cap, long lineno, double mem_mib,
                               double inc_mib, long long occurrences, int precision,
                               int cols, const mp_report_extra_t *extra)
 {
-    char mem[512], inc[512], a[512] = "", b[512] = "", c[512] = "";
+    char mem[512], inc[512];
+    char tail[NCOLUMNS * 513 + 1];
     if (mp_report_mib(mem, sizeof(mem), mem_mib, precision) < 0
         || mp_report_mib(inc, sizeof(inc), inc_mib, precision) < 0) {
         return -1;
     }
-    if ((cols & MP_REPORT_PEAK) && mp_report_mib(a, sizeof(a), extra->peak, precision) < 0) {
-        return -1;
+    tail[0] = '\0';
+    if (cols != 0 && extra != NULL) {
+        char cell[512];
+        size_t len = 0;
+        const double values[NCOLUMNS] = {
+            extra->peak, extra->heap_net, extra->heap_alloc, extra->native_net,
+            extra->native_alloc, extra->ex_heap, extra->ex_native, extra->ex_file,
+            extra->ex_other,
+        };
+        for (size_t i = 0; i < NCOLUMNS; i++) {
+            if (!(cols & columns[i].bit)) {
+                continue;
+            }
+            if (extra_mib(cell, sizeof(cell), values[i], precision) < 0) {
+                return -1;
+            }
+            int w = snprintf(tail + len, sizeof(tail) - len, " %12s", cell);
+            if (w < 0 || (size_t)w >= sizeof(tail) - len) {
+                return -1;
+            }
+            len += (size_t)w;
+        }
     }
-    if ((cols & MP_REPORT_HEAP) && (mp_report_mib(b, sizeof(b), extra->heap_net, precision) < 0
-                                    || mp_report_mib(c, sizeof(c), extra->heap_alloc,
-                                                     precision) < 0)) {
-        return -1;
-    }
-    return snprintf(out, cap, "%6ld %12s %12s  %10lld%s%*s%s%*s%s%*s   ", lineno, mem, inc,
-                    occurrences, (cols & MP_REPORT_PEAK) ? " " : "",
-                    (cols & MP_REPORT_PEAK) ? 12 : 0, a, (cols & MP_REPORT_HEAP) ? " " : "",
-                    (cols & MP_REPORT_HEAP) ? 12 : 0, b, (cols & MP_REPORT_HEAP) ? " " : "",
-                    (cols & MP_REPORT_HEAP) ? 12 : 0, c);
+    return snprintf(out, cap, "%6ld %12s %12s  %10lld%s   ", lineno, mem, inc, occurrences,
+                    tail);
 }
 
 int mp_report_blank_prefix_cols(char *out, size_t cap, long lineno, int cols)

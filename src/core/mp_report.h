@@ -22,9 +22,13 @@ int mp_report_separator(char *out, size_t cap);
 /* A memory figure as the report prints it: "{mib:{p+4}.{p}f} MiB". */
 int mp_report_mib(char *out, size_t cap, double mib, int precision);
 
-/* Optional columns, in the order they are printed after Occurrences. */
+/* Optional columns, in the order they are printed after Occurrences
+ * (the same bits as mp_lines' MP_COL_*). */
 #define MP_REPORT_PEAK 1      /* "Peak": highest memory while the line ran */
-#define MP_REPORT_HEAP 2      /* "Heap net" and "Heap alloc": Python-heap bytes */
+#define MP_REPORT_HEAP 2      /* "Heap net", "Heap alloc": Python-heap bytes */
+#define MP_REPORT_NATIVE 4    /* "Native net", "Native alloc": native allocators */
+#define MP_REPORT_EXPLAIN 8   /* "Py heap", "Native", "Files", "Other": the
+                                 line's change, split by where it went */
 
 /* The header row with the optional columns in cols (0: the reference's). */
 int mp_report_header_cols(char *out, size_t cap, int cols);
@@ -32,14 +36,20 @@ int mp_report_header_cols(char *out, size_t cap, int cols);
 /* Extra figures of a row, in MiB, for the columns in cols. */
 typedef struct {
     double peak;
-    double heap_net;
-    double heap_alloc;
+    double heap_net, heap_alloc;
+    double native_net, native_alloc;
+    double ex_heap, ex_native, ex_file, ex_other;
 } mp_report_extra_t;
+
+/* The number of optional columns cols prints. */
+int mp_report_ncols(int cols);
 
 /* The separator for a header with cols. */
 int mp_report_separator_cols(char *out, size_t cap, int cols);
 
-/* A measured row's prefix with the optional columns (cols may be 0). */
+/* A measured row's prefix with the optional columns (cols may be 0). The
+ * optional figures never print as "-0.000": a value that rounds to zero is
+ * zero. */
 int mp_report_row_prefix_cols(char *out, size_t cap, long lineno, double mem_mib,
                               double inc_mib, long long occurrences, int precision,
                               int cols, const mp_report_extra_t *extra);

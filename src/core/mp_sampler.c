@@ -15,6 +15,8 @@
 
 struct mp_sampler {
     mp_sampler_opts_t o;
+    struct mp_sampler *next_running;  /* running list (list_lock) */
+    int paused_for_fork;              /* list_lock */
     pthread_t thread;
     pthread_mutex_t lock;      /* everything below */
     pthread_cond_t wake;       /* stop requests */
@@ -28,6 +30,30 @@ struct mp_sampler {
     pid_t kid_pids[MAX_KIDS];  /* scratch of take_sample (never concurrent) */
     mp_child_sample_t kid_scratch[MAX_KIDS];
 };
+
+/* Samplers whose thread runs, so fork can stop and restart them. */
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static mp_sampler_t *running_list;
+
+static void list_add(mp_sampler_t *s)
+{
+    pthread_mutex_lock(&list_lock);
+    s->next_running = running_list;
+    running_list = s;
+    pthread_mutex_unlock(&list_lock);
+}
+
+static void list_remove(mp_sampler_t *s)
+{
+    pthread_mutex_lock(&list_lock);
+    for (mp_sampler_t **pp = &running_list; *pp != NULL; pp = &(*pp)->next_running) {
+        if (*pp == s) {
+            *pp = s->next_running;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&list_lock);
+}
 
 static int read_total(mp_sampler_t *s, int64_t *bytes)
 {
@@ -206,7 +232,60 @@ int mp_sampler_start(mp_sampler_t *s)
         return -1;
     }
     s->running = 1;
+    list_add(s);
     return 0;
+}
+
+/* Stop and join the thread (the sampler keeps its samples). */
+static void join_thread(mp_sampler_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stop_requested = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+}
+
+void mp_sampler_fork_prepare(void)
+{
+    pthread_mutex_lock(&list_lock); /* held across fork */
+    for (mp_sampler_t *s = running_list; s != NULL; s = s->next_running) {
+        if (!s->finished) {
+            join_thread(s);
+            s->paused_for_fork = 1;
+        }
+    }
+}
+
+void mp_sampler_fork_parent(void)
+{
+    for (mp_sampler_t *s = running_list; s != NULL; s = s->next_running) {
+        if (s->paused_for_fork) {
+            s->paused_for_fork = 0;
+            s->stop_requested = 0;
+            sigset_t all, old;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
+                s->finished = 1; /* no more samples; stop takes the last one */
+            }
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
+    }
+    pthread_mutex_unlock(&list_lock);
+}
+
+void mp_sampler_fork_child(void)
+{
+    /* The child has none of these threads: its samplers stop without a
+     * join. Their locks may hold the parent's state. */
+    for (mp_sampler_t *s = running_list; s != NULL; s = s->next_running) {
+        s->paused_for_fork = 0;
+        s->running = 0;
+        pthread_mutex_init(&s->lock, NULL);
+    }
+    running_list = NULL;
+    pthread_mutex_init(&list_lock, NULL);
 }
 
 void mp_sampler_stop(mp_sampler_t *s)
@@ -215,11 +294,8 @@ void mp_sampler_stop(mp_sampler_t *s)
         return;
     }
     if (s->running) {
-        pthread_mutex_lock(&s->lock);
-        s->stop_requested = 1;
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->thread, NULL);
+        list_remove(s);
+        join_thread(s);
         s->running = 0;
     }
     s->stopped = 1;

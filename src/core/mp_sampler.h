@@ -80,4 +80,10 @@ void mp_sampler_discard(mp_sampler_t *s, size_t n);
  * the process when it could be reset at start (not with include_children). */
 int64_t mp_sampler_peak(mp_sampler_t *s);
 
+/* Around fork (all samplers of the process): stop their threads before,
+ * restart them in the parent, and in the child let them end without one. */
+void mp_sampler_fork_prepare(void);
+void mp_sampler_fork_parent(void);
+void mp_sampler_fork_child(void);
+
 #endif

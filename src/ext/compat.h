@@ -54,10 +54,14 @@ static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject 
 
 #if PY_VERSION_HEX < 0x03090000
 #define PyObject_CallOneArg(f, a) PyObject_CallFunctionObjArgs((f), (a), NULL)
+#define PyObject_CallNoArgs(f) PyObject_CallObject((f), NULL)
 #define MP_TYPE_FROM_SPEC(module, spec) PyType_FromSpec(spec)
 #else
 #define MP_TYPE_FROM_SPEC(module, spec) PyType_FromModuleAndSpec((module), (spec), NULL)
 #endif
+
+/* Code that can suspend (its frames' return events include yields). */
+#define MP_CO_SUSPENDS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
 
 /* The tracer keeps process-wide state: one interpreter only. */
 #if PY_VERSION_HEX >= 0x030C0000
@@ -119,6 +123,32 @@ static inline void mp_frame_mute_lines(PyFrameObject *frame)
     }
 }
 #define MP_FRAME_MUTE_LINES(frame) mp_frame_mute_lines(frame)
+#endif
+
+/* Undo the above for a frame a debugger now traces. */
+#if PY_VERSION_HEX < 0x030B0000
+#define MP_FRAME_UNMUTE_LINES(frame) ((frame)->f_trace_lines = 1)
+#else
+static inline void mp_frame_unmute_lines(PyFrameObject *frame)
+{
+    if (PyObject_SetAttrString((PyObject *)frame, "f_trace_lines", Py_True) < 0) {
+        PyErr_Clear();
+    }
+}
+#define MP_FRAME_UNMUTE_LINES(frame) mp_frame_unmute_lines(frame)
+#endif
+
+/* The calling frame of frame (new reference) or NULL. */
+#if PY_VERSION_HEX < 0x03090000
+#define MP_FRAME_BACK(frame) ((PyFrameObject *)Py_XNewRef((PyObject *)(frame)->f_back))
+static inline PyObject *Py_XNewRef_compat(PyObject *o)
+{
+    Py_XINCREF(o);
+    return o;
+}
+#define Py_XNewRef(o) Py_XNewRef_compat(o)
+#else
+#define MP_FRAME_BACK(frame) PyFrame_GetBack(frame)
 #endif
 #endif
 

@@ -1,134 +1,164 @@
 /* Allocator hooks: see heap.h.
  *
- * The wrappers forward to the allocators saved when they were installed (ctx
- * points at them). Exact accounting keeps block sizes in two address maps:
- * one for MEM and OBJ, whose callers hold the GIL (no lock needed), one for
- * RAW, called without the GIL, under a mutex. Blocks that existed before
- * accounting began are unknown to the maps: freeing them changes nothing, so
- * the figure is "net bytes allocated since profiling began". The maps' own
- * memory comes from calloc, never from the hooked allocators. */
+ * Each installed hook is a hook_t whose ctx points at the allocator that was
+ * on top when it was installed. A hook_t is never freed and never reused: a
+ * thread may still be inside one that was dropped from the chain, and a
+ * retired one only forwards.
+ *
+ * Exact accounting keeps block sizes in two address maps: one for MEM and
+ * OBJ, whose callers hold the GIL (no lock needed), one for RAW, called
+ * without the GIL, under a mutex. Blocks that existed before accounting
+ * began are unknown to the maps: freeing them changes nothing, so the
+ * figures are "bytes allocated since profiling began". The maps' memory
+ * comes from mmap and calloc, never from the hooked allocators, shrinks as
+ * blocks are freed, and is reported by mp_heap_own_bytes so that readings
+ * can leave it out.
+ *
+ * Globals: GIL unless noted. */
 #include "heap.h"
 
 #include "../core/mp_alloc.h"
+#include "../core/mp_lines.h"
 #include "../core/mp_ptrmap.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-atomic_int mp_heap_due;
-
 typedef struct {
-    PyMemAllocatorEx saved;
+    PyMemAllocatorEx saved;     /* the allocator below us */
     PyMemAllocatorDomain domain;
-    int installed;
+    atomic_int retired;         /* dropped from the chain: forward only */
 } hook_t;
 
-static hook_t hooks[3] = {
-    {.domain = PYMEM_DOMAIN_RAW},
-    {.domain = PYMEM_DOMAIN_MEM},
-    {.domain = PYMEM_DOMAIN_OBJ},
+
+
+
+/* The hooks' state. GIL unless a field says otherwise. */
+static struct {
+    hook_t *live_hook[3];       /* our hook in each domain's chain, or NULL */
+    int reinstalls;
+    int watch_users;
+    int account_users;
+    atomic_int watching;        /* atomic: read by the hooks */
+    atomic_int accounting;      /* atomic: read by the hooks */
+    pthread_mutex_t raw_lock;   /* raw_map (RAW calls come without the GIL) */
+    mp_ptrmap_t *raw_map;       /* raw_lock */
+    mp_ptrmap_t *gil_map;       /* GIL (MEM and OBJ domains) */
+    _Atomic int64_t current_bytes;   /* atomic: process-wide net */
+    _Atomic int64_t allocated_bytes; /* atomic */
+    _Atomic int64_t churn;      /* atomic: large-block traffic since the last signal */
+    /* RAW blocks come straight from malloc unless a debug allocator wraps
+     * them (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses
+     * point inside malloc's blocks and malloc_usable_size must not be asked.
+     * Set at first install. */
+    int raw_is_malloc;
+    /* PYTHONMALLOC=malloc (or malloc_debug): the MEM and OBJ domains call
+     * malloc themselves and never reach RAW, so watching RAW alone would miss
+     * every large object. Then the watch hooks all three domains. */
+    int objects_from_malloc;
+    int detected;
+} H = {
+    .raw_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-static int watch_users;                  /* GIL */
-static int account_users;                /* GIL */
-static atomic_int accounting;            /* read by the hooks */
+/* This thread's counters (the heap columns). */
+static _Thread_local int64_t t_net __attribute__((tls_model("initial-exec")));
+static _Thread_local int64_t t_alloc __attribute__((tls_model("initial-exec")));
 
-static pthread_mutex_t raw_lock = PTHREAD_MUTEX_INITIALIZER;
-static mp_ptrmap_t *raw_map;             /* raw_lock */
-static mp_ptrmap_t *gil_map;             /* GIL (MEM and OBJ domains) */
-static _Atomic int64_t current_bytes;
-static _Atomic int64_t allocated_bytes;
-
-/* Large-block traffic since the last signal (RAW domain). */
 #define WATCH_THRESHOLD ((int64_t)256 * 1024)
-static _Atomic int64_t churn;
 
 /* Set while this thread is inside a hook: the OBJ and MEM allocators fall
  * through to RAW for large blocks, which must not be counted twice. */
 static _Thread_local int in_hook __attribute__((tls_model("initial-exec")));
+/* Set by mp_heap_check_chain: a hook that sees its probe marks the domain. */
+static _Thread_local int probing __attribute__((tls_model("initial-exec")));
+static _Thread_local unsigned probe_seen __attribute__((tls_model("initial-exec")));
 
 static inline void add_churn(size_t n)
 {
-    if (atomic_fetch_add_explicit(&churn, (int64_t)n, memory_order_relaxed) + (int64_t)n
+    if (atomic_fetch_add_explicit(&H.churn, (int64_t)n, memory_order_relaxed) + (int64_t)n
         >= WATCH_THRESHOLD) {
-        atomic_store_explicit(&churn, 0, memory_order_relaxed);
-        atomic_store_explicit(&mp_heap_due, 1, memory_order_relaxed);
+        atomic_store_explicit(&H.churn, 0, memory_order_relaxed);
+        atomic_store_explicit(&mp_lines_due, 1, memory_order_relaxed);
     }
 }
 
 /* Blocks over this size go from pymalloc (MEM, OBJ) to RAW: they are the
- * ones that can move RSS. With the MEM/OBJ hooks installed, such a block is
- * seen by the outer hook only (the RAW hook is then re-entered). */
+ * ones that can move RSS. */
 #define LARGE_BLOCK 512
-
-static void note_alloc(hook_t *h, void *ptr, size_t size)
-{
-    if (ptr == NULL) {
-        return;
-    }
-    if (h->domain == PYMEM_DOMAIN_RAW || size > LARGE_BLOCK) {
-        add_churn(size);
-    }
-    if (!atomic_load_explicit(&accounting, memory_order_relaxed)) {
-        return;
-    }
-    int ok;
-    if (h->domain == PYMEM_DOMAIN_RAW) {
-        pthread_mutex_lock(&raw_lock);
-        ok = raw_map != NULL && mp_ptrmap_put(raw_map, ptr, size) == 0;
-        pthread_mutex_unlock(&raw_lock);
-    } else {
-        ok = gil_map != NULL && mp_ptrmap_put(gil_map, ptr, size) == 0;
-    }
-    if (ok) {
-        atomic_fetch_add_explicit(&current_bytes, (int64_t)size, memory_order_relaxed);
-        atomic_fetch_add_explicit(&allocated_bytes, (int64_t)size, memory_order_relaxed);
-    }
-}
 
 /* RAW blocks come straight from malloc unless a debug allocator wraps them
  * (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses point
  * inside malloc's blocks and malloc_usable_size must not be asked. */
-static int raw_is_malloc;                /* set at install, GIL */
-
 /* PYTHONMALLOC=malloc (or malloc_debug): the MEM and OBJ domains call malloc
- * themselves and never reach RAW, so watching RAW alone would miss every
- * large object. Then the watch hooks all three domains. Set at install, GIL. */
-static int objects_from_malloc;
+ * themselves and never reach RAW, so H.watching RAW alone would miss every
+ * large object. Then the watch hooks all three domains. */
 #define UNKNOWN_FREE_SIZE 4096
 
-/* Returns the size removed from the accounting map (0 if unknown). */
-static size_t note_free(hook_t *h, void *ptr)
+static void note_alloc(const hook_t *h, void *ptr, size_t size)
+{
+    if (ptr == NULL) {
+        return;
+    }
+    if (atomic_load_explicit(&H.watching, memory_order_relaxed)
+        && (h->domain == PYMEM_DOMAIN_RAW || size > LARGE_BLOCK)) {
+        add_churn(size);
+    }
+    if (!atomic_load_explicit(&H.accounting, memory_order_relaxed)) {
+        return;
+    }
+    int ok;
+    if (h->domain == PYMEM_DOMAIN_RAW) {
+        pthread_mutex_lock(&H.raw_lock);
+        ok = H.raw_map != NULL && mp_ptrmap_put(H.raw_map, ptr, size) == 0;
+        pthread_mutex_unlock(&H.raw_lock);
+    } else {
+        ok = H.gil_map != NULL && mp_ptrmap_put(H.gil_map, ptr, size) == 0;
+    }
+    if (ok) {
+        atomic_fetch_add_explicit(&H.current_bytes, (int64_t)size, memory_order_relaxed);
+        atomic_fetch_add_explicit(&H.allocated_bytes, (int64_t)size, memory_order_relaxed);
+        t_net += (int64_t)size;
+        t_alloc += (int64_t)size;
+    }
+}
+
+/* Returns the size removed from the H.accounting map (0 if unknown). */
+static size_t note_free(const hook_t *h, void *ptr)
 {
     size_t size = 0;
     int known = 0;
     if (ptr == NULL) {
         return 0;
     }
-    int counting = atomic_load_explicit(&accounting, memory_order_relaxed);
-    if (h->domain == PYMEM_DOMAIN_RAW) {
-        add_churn(raw_is_malloc ? mp_alloc_usable_size(ptr) : UNKNOWN_FREE_SIZE);
-    } else if (!counting && raw_is_malloc) {
-        /* Watching MEM/OBJ directly (objects_from_malloc): large frees only. */
-        size_t n = mp_alloc_usable_size(ptr);
-        if (n > LARGE_BLOCK) {
-            add_churn(n);
+    int counting = atomic_load_explicit(&H.accounting, memory_order_relaxed);
+    if (atomic_load_explicit(&H.watching, memory_order_relaxed)) {
+        if (h->domain == PYMEM_DOMAIN_RAW) {
+            add_churn(H.raw_is_malloc ? mp_alloc_usable_size(ptr) : UNKNOWN_FREE_SIZE);
+        } else if (!counting && H.raw_is_malloc && H.objects_from_malloc) {
+            size_t n = mp_alloc_usable_size(ptr);
+            if (n > LARGE_BLOCK) {
+                add_churn(n);
+            }
         }
     }
     if (!counting) {
         return 0;
     }
     if (h->domain == PYMEM_DOMAIN_RAW) {
-        pthread_mutex_lock(&raw_lock);
-        known = raw_map != NULL && mp_ptrmap_take(raw_map, ptr, &size);
-        pthread_mutex_unlock(&raw_lock);
+        pthread_mutex_lock(&H.raw_lock);
+        known = H.raw_map != NULL && mp_ptrmap_take(H.raw_map, ptr, &size);
+        pthread_mutex_unlock(&H.raw_lock);
     } else {
-        known = gil_map != NULL && mp_ptrmap_take(gil_map, ptr, &size);
+        known = H.gil_map != NULL && mp_ptrmap_take(H.gil_map, ptr, &size);
     }
     if (known) {
-        atomic_fetch_sub_explicit(&current_bytes, (int64_t)size, memory_order_relaxed);
-        if (h->domain != PYMEM_DOMAIN_RAW && size > LARGE_BLOCK) {
+        atomic_fetch_sub_explicit(&H.current_bytes, (int64_t)size, memory_order_relaxed);
+        t_net -= (int64_t)size;
+        if (h->domain != PYMEM_DOMAIN_RAW && size > LARGE_BLOCK
+            && atomic_load_explicit(&H.watching, memory_order_relaxed)) {
             add_churn(size);
         }
         return size;
@@ -136,10 +166,17 @@ static size_t note_free(hook_t *h, void *ptr)
     return 0;
 }
 
+/* The hooks. A retired hook, a nested call, or no use: forward only. */
+#define PASS_THROUGH(h) \
+    (in_hook || atomic_load_explicit(&(h)->retired, memory_order_relaxed))
+
 static void *hook_malloc(void *ctx, size_t size)
 {
     hook_t *h = ctx;
-    if (in_hook) {
+    if (__builtin_expect(probing, 0)) {
+        probe_seen |= 1u << h->domain;
+    }
+    if (PASS_THROUGH(h)) {
         return h->saved.malloc(h->saved.ctx, size);
     }
     in_hook = 1;
@@ -152,7 +189,7 @@ static void *hook_malloc(void *ctx, size_t size)
 static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     hook_t *h = ctx;
-    if (in_hook) {
+    if (PASS_THROUGH(h)) {
         return h->saved.calloc(h->saved.ctx, nelem, elsize);
     }
     in_hook = 1;
@@ -165,7 +202,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 static void *hook_realloc(void *ctx, void *ptr, size_t size)
 {
     hook_t *h = ctx;
-    if (in_hook) {
+    if (PASS_THROUGH(h)) {
         return h->saved.realloc(h->saved.ctx, ptr, size);
     }
     in_hook = 1;
@@ -185,7 +222,7 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
 static void hook_free(void *ctx, void *ptr)
 {
     hook_t *h = ctx;
-    if (in_hook) {
+    if (PASS_THROUGH(h)) {
         h->saved.free(h->saved.ctx, ptr);
         return;
     }
@@ -195,12 +232,39 @@ static void hook_free(void *ctx, void *ptr)
     in_hook = 0;
 }
 
-static void install(hook_t *h)
+static const PyMemAllocatorDomain domains[3] = {
+    PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ,
+};
+
+static int on_top(int i)
 {
-    if (h->installed) {
-        return;
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(domains[i], &cur);
+    return cur.malloc == hook_malloc && cur.ctx == H.live_hook[i];
+}
+
+/* Put a fresh hook on top of domain i. Never captures a hook of ours as
+ * the allocator to forward to: if ours is on top already, nothing to do. */
+static int install(int i)
+{
+    PyMemAllocatorEx cur;
+    PyMem_GetAllocator(domains[i], &cur);
+    if (cur.malloc == hook_malloc) {
+        hook_t *top = cur.ctx;
+        if (!atomic_load(&top->retired)) {
+            H.live_hook[i] = top;
+            return 0;
+        }
+        /* A retired hook of ours on top: forward to what it forwards to. */
+        cur = top->saved;
     }
-    PyMem_GetAllocator(h->domain, &h->saved);
+    hook_t *h = calloc(1, sizeof(*h)); /* never freed (see above) */
+    if (h == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    h->saved = cur;
+    h->domain = domains[i];
     PyMemAllocatorEx a = {
         .ctx = h,
         .malloc = hook_malloc,
@@ -208,44 +272,53 @@ static void install(hook_t *h)
         .realloc = hook_realloc,
         .free = hook_free,
     };
-    PyMem_SetAllocator(h->domain, &a);
-    h->installed = 1;
+    if (H.live_hook[i] != NULL) {
+        atomic_store(&H.live_hook[i]->retired, 1);
+    }
+    PyMem_SetAllocator(domains[i], &a);
+    H.live_hook[i] = h;
+    return 0;
 }
 
-static void uninstall(hook_t *h)
+/* Remove the hook of domain i if it is on top; else leave it forwarding. */
+static void uninstall(int i)
 {
-    if (!h->installed) {
+    if (H.live_hook[i] == NULL) {
         return;
     }
-    PyMem_SetAllocator(h->domain, &h->saved);
-    h->installed = 0;
+    if (on_top(i)) {
+        PyMem_SetAllocator(domains[i], &H.live_hook[i]->saved);
+        atomic_store(&H.live_hook[i]->retired, 1);
+        H.live_hook[i] = NULL;
+    }
+    /* Not on top: someone hooked above us and forwards to us. We stay, and
+     * only forward while unused (H.watching and H.accounting are off). */
 }
 
-/* A child forked while another thread held raw_lock would deadlock on its
+/* A child forked while another thread held H.raw_lock would deadlock on its
  * first allocation: hold the lock across fork and release it on both sides. */
-static void fork_prepare(void) { pthread_mutex_lock(&raw_lock); }
-static void fork_release(void) { pthread_mutex_unlock(&raw_lock); }
+static void fork_prepare(void) { pthread_mutex_lock(&H.raw_lock); }
+static void fork_release(void) { pthread_mutex_unlock(&H.raw_lock); }
 
-static void ensure_atfork(void)
+static void detect(void)
 {
-    static int done;
-    if (!done) {
+    static int atfork_done;
+    if (!atfork_done) {
         pthread_atfork(fork_prepare, fork_release, fork_release);
-        done = 1;
+        atfork_done = 1;
     }
-}
-
-/* Whether RAW hands out malloc's own blocks (see raw_is_malloc). */
-static int detect_raw_is_malloc(void)
-{
+    if (H.detected) {
+        return;
+    }
+    H.detected = 1;
     const char *env = getenv("PYTHONMALLOC");
-    if (env != NULL && strstr(env, "debug") != NULL) {
-        return 0;
-    }
+    H.objects_from_malloc = env != NULL && strncmp(env, "malloc", 6) == 0;
+    H.raw_is_malloc = !(env != NULL && strstr(env, "debug") != NULL);
     PyObject *sys = PyImport_ImportModule("sys");
     if (sys == NULL) {
         PyErr_Clear();
-        return 0;
+        H.raw_is_malloc = 0;
+        return;
     }
     int debug_build = PyObject_HasAttrString(sys, "gettotalrefcount");
     int dev = 0;
@@ -258,103 +331,159 @@ static int detect_raw_is_malloc(void)
     Py_XDECREF(flags);
     Py_DECREF(sys);
     PyErr_Clear();
-    return !debug_build && !dev;
-}
-
-static int detect_objects_from_malloc(void)
-{
-    const char *env = getenv("PYTHONMALLOC");
-    return env != NULL && strncmp(env, "malloc", 6) == 0;
-}
-
-int mp_heap_watch_start(void)
-{
-    ensure_atfork();
-    if (!hooks[0].installed) {
-        raw_is_malloc = detect_raw_is_malloc();
-        objects_from_malloc = detect_objects_from_malloc();
+    if (debug_build || dev) {
+        H.raw_is_malloc = 0;
     }
-    if (watch_users++ == 0) {
-        for (int i = 0; i < (objects_from_malloc ? 3 : 1); i++) {
-            install(&hooks[i]);
+}
+
+/* Which domains must be hooked for the current uses. */
+static unsigned wanted(void)
+{
+    unsigned w = 0;
+    if (H.watch_users > 0) {
+        w |= H.objects_from_malloc ? 7u : 1u;
+    }
+    if (H.account_users > 0) {
+        w |= 7u;
+    }
+    return w;
+}
+
+static int apply(void)
+{
+    unsigned w = wanted();
+    for (int i = 0; i < 3; i++) {
+        if ((w & (1u << i)) && H.live_hook[i] == NULL && install(i) < 0) {
+            return -1;
         }
-    }
-    return 0;
-}
-
-void mp_heap_watch_stop(void)
-{
-    if (watch_users > 0 && --watch_users == 0 && account_users == 0) {
-        for (int i = 0; i < 3; i++) {
-            uninstall(&hooks[i]);
-        }
-    }
-}
-
-int mp_heap_start(void)
-{
-    ensure_atfork();
-    if (account_users > 0) {
-        account_users++;
-        return 0;
-    }
-    mp_ptrmap_t *r = mp_ptrmap_new(), *g = mp_ptrmap_new();
-    if (r == NULL || g == NULL) {
-        mp_ptrmap_free(r);
-        mp_ptrmap_free(g);
-        PyErr_NoMemory();
-        return -1;
-    }
-    pthread_mutex_lock(&raw_lock);
-    raw_map = r;
-    pthread_mutex_unlock(&raw_lock);
-    gil_map = g;
-    atomic_store(&current_bytes, 0);
-    atomic_store(&allocated_bytes, 0);
-    atomic_store(&accounting, 1);
-    if (!hooks[0].installed) {
-        raw_is_malloc = detect_raw_is_malloc();
-        objects_from_malloc = detect_objects_from_malloc();
     }
     for (int i = 0; i < 3; i++) {
-        install(&hooks[i]);
+        if (!(w & (1u << i))) {
+            uninstall(i);
+        }
     }
-    account_users = 1;
+    atomic_store(&H.watching, H.watch_users > 0);
     return 0;
 }
 
-void mp_heap_stop(void)
+int mp_heap_watch_use(int delta)
 {
-    if (account_users == 0 || --account_users > 0) {
-        return;
+    detect();
+    H.watch_users += delta;
+    if (H.watch_users < 0) {
+        H.watch_users = 0;
     }
-    atomic_store(&accounting, 0);
-    if (watch_users == 0 || !objects_from_malloc) {
-        uninstall(&hooks[1]);
-        uninstall(&hooks[2]);
+    if (apply() < 0) {
+        H.watch_users -= delta > 0 ? delta : 0;
+        return -1;
     }
-    if (watch_users == 0) {
-        uninstall(&hooks[0]);
+    return 0;
+}
+
+int mp_heap_account_use(int delta)
+{
+    detect();
+    if (delta > 0) {
+        if (H.account_users++ > 0) {
+            return 0;
+        }
+        mp_ptrmap_t *r = mp_ptrmap_new(), *g = mp_ptrmap_new();
+        if (r == NULL || g == NULL) {
+            mp_ptrmap_free(r);
+            mp_ptrmap_free(g);
+            H.account_users--;
+            PyErr_NoMemory();
+            return -1;
+        }
+        pthread_mutex_lock(&H.raw_lock);
+        H.raw_map = r;
+        pthread_mutex_unlock(&H.raw_lock);
+        H.gil_map = g;
+        atomic_store(&H.current_bytes, 0);
+        atomic_store(&H.allocated_bytes, 0);
+        if (apply() < 0) {
+            H.account_users--;
+            return -1;
+        }
+        atomic_store(&H.accounting, 1);
+        return 0;
     }
-    pthread_mutex_lock(&raw_lock);
-    mp_ptrmap_free(raw_map);
-    raw_map = NULL;
-    pthread_mutex_unlock(&raw_lock);
-    mp_ptrmap_free(gil_map);
-    gil_map = NULL;
+    if (H.account_users == 0 || --H.account_users > 0) {
+        return 0;
+    }
+    atomic_store(&H.accounting, 0);
+    (void)apply();
+    pthread_mutex_lock(&H.raw_lock);
+    mp_ptrmap_free(H.raw_map);
+    H.raw_map = NULL;
+    pthread_mutex_unlock(&H.raw_lock);
+    mp_ptrmap_free(H.gil_map);
+    H.gil_map = NULL;
+    return 0;
+}
+
+int mp_heap_check_chain(void)
+{
+    unsigned w = wanted();
+    for (int i = 0; i < 3; i++) {
+        if (!(w & (1u << i)) || H.live_hook[i] == NULL || on_top(i)) {
+            continue;
+        }
+        /* Someone is above us: are we still below them? A probe
+         * allocation tells (a hook that is in the chain sees it). */
+        probe_seen = 0;
+        probing = 1;
+        void *p;
+        if (domains[i] == PYMEM_DOMAIN_RAW) {
+            p = PyMem_RawMalloc(1);
+            PyMem_RawFree(p);
+        } else if (domains[i] == PYMEM_DOMAIN_MEM) {
+            p = PyMem_Malloc(1);
+            PyMem_Free(p);
+        } else {
+            p = PyObject_Malloc(1);
+            PyObject_Free(p);
+        }
+        probing = 0;
+        if (!(probe_seen & (1u << domains[i]))) {
+            H.reinstalls++;
+            if (install(i) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int mp_heap_reinstalls(void)
+{
+    return H.reinstalls;
 }
 
 int mp_heap_active(void)
 {
-    return account_users > 0;
+    return H.account_users > 0;
 }
 
 int64_t mp_heap_current(void)
 {
-    return account_users > 0 ? atomic_load_explicit(&current_bytes, memory_order_relaxed) : 0;
+    return H.account_users > 0 ? atomic_load_explicit(&H.current_bytes, memory_order_relaxed) : 0;
 }
 
 int64_t mp_heap_allocated(void)
 {
-    return account_users > 0 ? atomic_load_explicit(&allocated_bytes, memory_order_relaxed) : 0;
+    return H.account_users > 0 ? atomic_load_explicit(&H.allocated_bytes, memory_order_relaxed) : 0;
+}
+
+int64_t mp_heap_thread(int which)
+{
+    return which == 0 ? t_net : t_alloc;
+}
+
+size_t mp_heap_own_bytes(void)
+{
+    pthread_mutex_lock(&H.raw_lock);
+    size_t n = mp_ptrmap_bytes(H.raw_map);
+    pthread_mutex_unlock(&H.raw_lock);
+    return n + mp_ptrmap_bytes(H.gil_map);
 }

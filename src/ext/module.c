@@ -1,13 +1,19 @@
 /* memory_profiler._core: module definition and small functions. */
 #include "compat.h"
 
+#include "activator.h"
 #include "heap.h"
 #include "profiler.h"
+#include "report.h"
 #include "sampler.h"
+#include "sigterm.h"
 #include "wrapper.h"
 #include "tracer.h"
 #include "../core/mp_clock.h"
+#include "../core/mp_labels.h"
 #include "../core/mp_meter.h"
+#include "../core/mp_native.h"
+#include "../core/mp_tick.h"
 
 #include <errno.h>
 #include <string.h>
@@ -34,12 +40,16 @@ static PyObject *mod_memory(PyObject *m, PyObject *args, PyObject *kw)
                                      &pid) || mp_backend_arg(backend, &b) < 0) {
         return NULL;
     }
+    if (pid < 0) {
+        return PyErr_Format(PyExc_ProcessLookupError, "no process with pid %d", pid);
+    }
     if (b == MP_BACKEND_HEAP) {
         return PyLong_FromLongLong(mp_heap_current());
     }
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = mp_meter_read((mp_backend_t)b, pid, children, &bytes);
+    rc = pid == 0 ? mp_tracer_measure(b, children, &bytes)
+                  : mp_meter_read((mp_backend_t)b, pid, children, &bytes);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         if (errno == ENOENT || errno == ESRCH) {
@@ -64,7 +74,7 @@ static PyObject *mod_heap_start(PyObject *m, PyObject *unused)
 {
     (void)m;
     (void)unused;
-    if (mp_heap_start() < 0) {
+    if (mp_heap_account_use(1) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -74,8 +84,88 @@ static PyObject *mod_heap_stop(PyObject *m, PyObject *unused)
 {
     (void)m;
     (void)unused;
-    mp_heap_stop();
+    mp_heap_account_use(-1);
     Py_RETURN_NONE;
+}
+
+static PyObject *mod_heap_reinstalls(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyLong_FromLong(mp_heap_reinstalls());
+}
+
+static PyObject *mod_own_bytes(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyLong_FromSize_t(mp_heap_own_bytes() + mp_lines_own_bytes());
+}
+
+static PyObject *mod_inject_failures(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    mp_lines_inject_failures((int)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_native_slots(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyLong_FromSize_t(mp_native_slots());
+}
+
+static PyObject *mod_function_labels(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    PyObject *seq = PySequence_Fast(arg, "function_labels() needs a sequence of str");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    const char **names = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    const char **labels = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    PyObject *out = NULL;
+    if (names == NULL || labels == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        names[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+        if (names[i] == NULL) {
+            goto done;
+        }
+    }
+    if (mp_labels(names, (size_t)n, labels) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *l = PyUnicode_FromString(labels[i]);
+        if (l == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, l);
+    }
+done:
+    PyMem_Free(names);
+    PyMem_Free(labels);
+    Py_DECREF(seq);
+    return out;
+}
+
+static PyObject *mod_tick_alive(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyBool_FromLong(mp_tick_alive());
 }
 
 static PyObject *mod_heap_active(PyObject *m, PyObject *unused)
@@ -109,15 +199,15 @@ static PyObject *mod_sampling_period(PyObject *m, PyObject *args)
     (void)m;
     long us = -1;
     if (!PyArg_ParseTuple(args, "|l:sampling_period", &us)) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "the period must be between 10 and 10,000,000 microseconds");
+        }
         return NULL;
     }
     long old = mp_tracer_period();
-    if (us >= 0) {
-        if (us < 10) {
-            PyErr_SetString(PyExc_ValueError, "the period must be at least 10 microseconds");
-            return NULL;
-        }
-        mp_tracer_set_period(us);
+    if (us != -1 && mp_tracer_set_period(us) < 0) {
+        return NULL;
     }
     return PyLong_FromLong(old);
 }
@@ -136,6 +226,21 @@ static PyMethodDef module_methods[] = {
      "Install the allocator hooks that count Python-heap bytes (idempotent)."},
     {"heap_stop", mod_heap_stop, METH_NOARGS, "Remove the allocator hooks."},
     {"heap_active", mod_heap_active, METH_NOARGS, "Whether the allocator hooks are installed."},
+    {"heap_reinstalls", mod_heap_reinstalls, METH_NOARGS,
+     "How many times a hook dropped from the allocator chain was installed again."},
+    {"own_bytes", mod_own_bytes, METH_NOARGS,
+     "Bytes of the profiler's own bookkeeping (left out of RSS readings)."},
+    {"tick_alive", mod_tick_alive, METH_NOARGS, "Whether the tick thread exists."},
+    {"function_labels", mod_function_labels, METH_O,
+     "function_labels(names)\n--\n\nEach dotted name's shortest suffix that no other name\n"
+     "shares (the reference's mprof.function_labels), in order."},
+    {"native_slots", mod_native_slots, METH_NOARGS,
+     "How many library call slots point at the native allocator hooks now."},
+    {"_inject_failures", mod_inject_failures, METH_O,
+     "Tests: the next n frame pushes fail as if memory ran out."},
+    {"guard_sigterm", mp_guard_sigterm, METH_NOARGS,
+     "guard_sigterm()\n--\n\nMake SIGTERM end the program within a second even when Python\n"
+     "cannot run its handler (call after setting a Python-level handler)."},
     {"wall_time", mod_wall_time, METH_NOARGS, "time.time(), from C."},
     {"show_results", (PyCFunction)(void (*)(void))mp_show_results, METH_VARARGS | METH_KEYWORDS,
      mp_show_results_doc},
@@ -145,7 +250,7 @@ static PyMethodDef module_methods[] = {
 static int module_exec(PyObject *m)
 {
     if (mp_tracer_init(m) < 0 || mp_profiler_add_type(m) < 0 || mp_wrapper_add_type(m) < 0
-        || mp_sampler_add_type(m) < 0) {
+        || mp_activator_add_type(m) < 0 || mp_sampler_add_type(m) < 0) {
         return -1;
     }
     if (PyModule_AddStringConstant(m, "__version__", MP_VERSION) < 0

@@ -1,43 +1,16 @@
-/* LineProfiler: registered functions, their per-line tables, enabling, and
- * the report writer. Every method expects the GIL. */
+/* LineProfiler: registered functions, their per-line tables (an mp_table_t),
+ * and turning them on: for every thread (enable) or for the profiled calls
+ * of this thread (enable_by_count, the wrappers). Every method expects the
+ * GIL. The report writers are in report.c. */
 #include "profiler.h"
 
-#include "heap.h"
+#include "report.h"
 #include "tracer.h"
-#include "../core/mp_json.h"
-#include "../core/mp_report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef MP_VERSION
-#define MP_VERSION "0.0.0"
-#endif
-
 static PyTypeObject *profiler_type; /* owned */
-
-static mp_row_t *grow_rows(mp_block_t *b, int i)
-{
-    /* A line past the block inspect found (source edited meanwhile). */
-    mp_row_t *nr = realloc(b->rows, (size_t)(i + 1) * sizeof(mp_row_t));
-    if (nr == NULL) {
-        return NULL;
-    }
-    memset(nr + b->nlines, 0, (size_t)(i + 1 - b->nlines) * sizeof(mp_row_t));
-    b->rows = nr;
-    b->nlines = i + 1;
-    return &nr[i];
-}
-
-mp_row_t *mp_profiler_row(mp_profiler_t *p, Py_ssize_t idx, int line)
-{
-    mp_block_t *b = &p->blocks[idx];
-    int i = line - b->first_line;
-    if (i < 0) {
-        return NULL;
-    }
-    return i < b->nlines ? &b->rows[i] : grow_rows(b, i);
-}
 
 int mp_backend_arg(PyObject *obj, int *out)
 {
@@ -56,19 +29,108 @@ int mp_backend_arg(PyObject *obj, int *out)
     return 0;
 }
 
-/* ------------------------------------------------------------ lifecycle */
+/* ------------------------------------------------------------ the table */
 
-static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
+static void on_limit(void *owner, const void *frame, int64_t now);
+
+static void drop_table(mp_profiler_t *p)
 {
-    mp_profiler_t *p = (mp_profiler_t *)self;
-    static char *kwlist[] = {"backend", "include_children", "max_mem", "exact", "columns",
-                             NULL};
-    PyObject *backend = Py_None, *max_mem = Py_None, *columns = Py_None;
-    int children = 0, exact = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OpOpO:LineProfiler", kwlist, &backend,
-                                     &children, &max_mem, &exact, &columns)) {
+    if (p->table == NULL) {
+        return;
+    }
+    if (p->global) {
+        p->global = 0;
+        mp_tracer_global(-1);
+    }
+    int q = mp_table_quantity(p->table), cols = mp_table_columns(p->table);
+    mp_table_free(p->table);
+    p->table = NULL;
+    mp_tracer_table_use(q, cols, -1);
+}
+
+/* (Re)make the table for the current settings; the blocks registered so
+ * far are registered again. 0, or -1 with an exception set. */
+static int make_table(mp_profiler_t *p)
+{
+    int q = MP_Q_OF(p->backend, p->include_children);
+    if (mp_tracer_table_use(q, p->columns, 1) < 0) {
         return -1;
     }
+    mp_table_t *t = mp_table_new(q, p->columns, p->exact);
+    if (t == NULL) {
+        mp_tracer_table_use(q, p->columns, -1);
+        PyErr_NoMemory();
+        return -1;
+    }
+    drop_table(p);
+    p->table = t;
+    if (p->max_mem >= 0) {
+        mp_table_set_limit(t, (int64_t)p->max_mem, on_limit, p);
+    }
+    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
+        if (mp_table_add_block(t, p->blocks[i].first_line, p->blocks[i].nlines) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    PyObject *code, *pidx;
+    Py_ssize_t pos = 0;
+    while (p->codes != NULL && PyDict_Next(p->codes, &pos, &code, &pidx)) {
+        PyObject *fl = PyObject_GetAttrString(code, "co_firstlineno");
+        int first = fl ? (int)PyLong_AsLong(fl) : 0;
+        Py_XDECREF(fl);
+        PyErr_Clear();
+        if (mp_code_subscribe(code, first, t, (int)PyLong_AsLong(pidx)) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The --pdb-mmem hook: called by the engine (inside an event) the first
+ * time a line ends above the limit. Never lets an exception out. */
+static void on_limit(void *owner, const void *frame, int64_t now)
+{
+    mp_profiler_t *p = owner;
+    if (p->on_exceed == NULL) {
+        return;
+    }
+    PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyObject *r = PyObject_CallFunction(p->on_exceed, "Od", fr ? fr : Py_None,
+                                        (double)now / 1048576.0);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(p->on_exceed);
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(et, ev, tb);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static PyObject *profiler_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    mp_profiler_t *p = (mp_profiler_t *)type->tp_alloc(type, 0);
+    if (p == NULL) {
+        return NULL;
+    }
+    /* Usable even when a subclass skips __init__ (PySpark's does). */
+    p->backend = MP_BACKEND_RSS;
+    p->max_mem = -1.0;
+    p->codes = PyDict_New();
+    if (p->codes == NULL || make_table(p) < 0) {
+        Py_DECREF(p);
+        return NULL;
+    }
+    return (PyObject *)p;
+}
+
+static int parse_columns(PyObject *columns, int *out)
+{
     int cols = 0;
     if (columns != Py_None) {
         PyObject *it = PyObject_GetIter(columns);
@@ -78,16 +140,22 @@ static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
         }
         while ((item = PyIter_Next(it)) != NULL) {
             const char *c = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
-            if (c != NULL && strcmp(c, "peak") == 0) {
-                cols |= MP_COL_PEAK;
-            } else if (c != NULL && strcmp(c, "heap") == 0) {
-                cols |= MP_COL_HEAP;
-            } else {
-                PyErr_Format(PyExc_ValueError, "unknown column %R: choose from peak, heap", item);
+            int bit = 0;
+            if (c != NULL) {
+                bit = strcmp(c, "peak") == 0     ? MP_COL_PEAK
+                      : strcmp(c, "heap") == 0   ? MP_COL_HEAP
+                      : strcmp(c, "native") == 0 ? MP_COL_NATIVE
+                      : strcmp(c, "explain") == 0 ? MP_COL_EXPLAIN : 0;
+            }
+            if (bit == 0) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError,
+                             "unknown column %R: choose from peak, heap, native, explain", item);
                 Py_DECREF(item);
                 Py_DECREF(it);
                 return -1;
             }
+            cols |= bit;
             Py_DECREF(item);
         }
         Py_DECREF(it);
@@ -95,36 +163,41 @@ static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
             return -1;
         }
     }
-    if (p->enabled) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot re-initialise an enabled LineProfiler");
+    *out = cols;
+    return 0;
+}
+
+static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    static char *kwlist[] = {"backend", "include_children", "max_mem", "exact", "columns",
+                             NULL};
+    PyObject *backend = Py_None, *max_mem = Py_None, *columns = Py_None;
+    int children = 0, exact = 0, cols = 0, b;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OpOpO:LineProfiler", kwlist, &backend,
+                                     &children, &max_mem, &exact, &columns)
+        || parse_columns(columns, &cols) < 0 || mp_backend_arg(backend, &b) < 0) {
         return -1;
     }
-    int b;
-    if (mp_backend_arg(backend, &b) < 0) {
+    double limit = -1.0;
+    if (max_mem != Py_None) {
+        limit = PyFloat_AsDouble(max_mem);
+        if (limit == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        limit *= 1048576.0;
+    }
+    if (mp_table_active_here(p->table) || p->global) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot re-initialise an enabled LineProfiler");
         return -1;
     }
     p->backend = b;
     p->include_children = children;
     p->exact = exact;
     p->columns = cols;
-    p->max_mem = -1.0;
-    if (max_mem != Py_None) {
-        double limit = PyFloat_AsDouble(max_mem);
-        if (limit == -1.0 && PyErr_Occurred()) {
-            return -1;
-        }
-        p->max_mem = limit * 1048576.0;
-    }
-    if (p->codes == NULL) {
-        p->codes = PyDict_New();
-        if (p->codes == NULL) {
-            return -1;
-        }
-    }
-    return 0;
+    p->max_mem = limit;
+    return make_table(p);
 }
-
-static void disable_now(mp_profiler_t *p);
 
 static int profiler_traverse(PyObject *self, visitproc visit, void *arg)
 {
@@ -137,6 +210,7 @@ static int profiler_traverse(PyObject *self, visitproc visit, void *arg)
     for (Py_ssize_t i = 0; i < p->nblocks; i++) {
         Py_VISIT(p->blocks[i].code);
         Py_VISIT(p->blocks[i].filename);
+        Py_VISIT(p->blocks[i].lines);
     }
     return 0;
 }
@@ -144,14 +218,16 @@ static int profiler_traverse(PyObject *self, visitproc visit, void *arg)
 static int profiler_clear(PyObject *self)
 {
     mp_profiler_t *p = (mp_profiler_t *)self;
-    disable_now(p);
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb); /* dealloc may run while an exception is in flight */
+    drop_table(p);
+    PyErr_Restore(et, ev, tb);
     Py_CLEAR(p->codes);
     Py_CLEAR(p->on_exceed);
     for (Py_ssize_t i = 0; i < p->nblocks; i++) {
         Py_CLEAR(p->blocks[i].code);
         Py_CLEAR(p->blocks[i].filename);
-        free(p->blocks[i].rows);
-        p->blocks[i].rows = NULL;
+        Py_CLEAR(p->blocks[i].lines);
     }
     free(p->blocks);
     p->blocks = NULL;
@@ -170,6 +246,18 @@ static void profiler_dealloc(PyObject *self)
 
 /* ------------------------------------------------------ registration */
 
+static int first_line_of(PyObject *code)
+{
+    PyObject *fl = PyObject_GetAttrString(code, "co_firstlineno");
+    if (fl == NULL) {
+        return -1;
+    }
+    long first = PyLong_AsLong(fl);
+    Py_DECREF(fl);
+    return (first == -1 && PyErr_Occurred()) ? -1 : (int)first;
+}
+
+/* code (and the code objects nested in it) count in block idx. */
 static int add_nested(mp_profiler_t *p, PyObject *code, Py_ssize_t idx, int depth)
 {
     if (depth > 100) {
@@ -179,13 +267,21 @@ static int add_nested(mp_profiler_t *p, PyObject *code, Py_ssize_t idx, int dept
     if (has != 0) {
         return has < 0 ? -1 : 0;
     }
+    int first = first_line_of(code);
+    if (first < 0 && PyErr_Occurred()) {
+        return -1;
+    }
     PyObject *pidx = PyLong_FromSsize_t(idx);
     if (pidx == NULL || PyDict_SetItem(p->codes, code, pidx) < 0) {
         Py_XDECREF(pidx);
         return -1;
     }
     Py_DECREF(pidx);
-    if (p->enabled && mp_tracer_subscribe(code, p, idx) < 0) {
+    if (mp_code_subscribe(code, first, p->table, (int)idx) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (mp_source_take_error() < 0) {
         return -1;
     }
     PyObject *consts = PyObject_GetAttrString(code, "co_consts");
@@ -205,131 +301,117 @@ static int add_nested(mp_profiler_t *p, PyObject *code, Py_ssize_t idx, int dept
     return rc;
 }
 
+/* The file's lines as linecache has them now (a list of str). */
+static PyObject *source_lines(PyObject *filename)
+{
+    PyObject *linecache = PyImport_ImportModule("linecache");
+    PyObject *lines = linecache ? PyObject_CallMethod(linecache, "getlines", "O", filename)
+                                : NULL;
+    Py_XDECREF(linecache);
+    if (lines != NULL && !PyList_Check(lines)) {
+        Py_DECREF(lines);
+        lines = PyList_New(0);
+    }
+    return lines;
+}
+
 PyDoc_STRVAR(add_code_doc,
-"add_code(code, filename, first_line, nlines)\n--\n\n"
+"_add_block(code, filename, first_line, nlines, display=None)\n--\n\n"
 "Register a top-level code object as one block of the report (rows\n"
-"first_line .. first_line+nlines-1 of filename), with the code objects nested\n"
-"in it. Returns True if it was added, False if it was there already.");
+"first_line .. first_line+nlines-1 of filename, shown as display), with the\n"
+"code objects nested in it. Returns True if it was added, False if it was\n"
+"there already.");
 
 static PyObject *profiler_add_code(PyObject *self, PyObject *args)
 {
     mp_profiler_t *p = (mp_profiler_t *)self;
-    PyObject *code, *filename;
+    PyObject *code, *filename, *display = Py_None;
     int first, nlines;
-    if (!PyArg_ParseTuple(args, "O!Uii:add_code", &PyCode_Type, &code, &filename, &first,
-                          &nlines)) {
+    if (!PyArg_ParseTuple(args, "O!Uii|O:_add_block", &PyCode_Type, &code, &filename, &first,
+                          &nlines, &display)) {
         return NULL;
     }
-    if (p->codes == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "LineProfiler.__init__ was not called");
+    if (display != Py_None && !PyUnicode_Check(display)) {
+        PyErr_SetString(PyExc_TypeError, "_add_block: display must be a str or None");
         return NULL;
     }
     int has = PyDict_Contains(p->codes, code);
     if (has != 0) {
         return has < 0 ? NULL : Py_NewRef(Py_False);
     }
-    if (nlines < 1) {
-        nlines = 1;
-    }
     if (p->nblocks == p->cap) {
         Py_ssize_t ncap = p->cap ? p->cap * 2 : 4;
-        mp_block_t *nb = realloc(p->blocks, (size_t)ncap * sizeof(mp_block_t));
+        mp_pyblock_t *nb = realloc(p->blocks, (size_t)ncap * sizeof(mp_pyblock_t));
         if (nb == NULL) {
             return PyErr_NoMemory();
         }
         p->blocks = nb;
         p->cap = ncap;
     }
-    mp_block_t *b = &p->blocks[p->nblocks];
-    b->rows = calloc((size_t)nlines, sizeof(mp_row_t));
-    if (b->rows == NULL) {
+    PyObject *lines = source_lines(filename);
+    if (lines == NULL) {
+        return NULL;
+    }
+    int idx = mp_table_add_block(p->table, first, nlines);
+    if (idx < 0) {
+        Py_DECREF(lines);
         return PyErr_NoMemory();
     }
-    b->code = Py_NewRef(code);
-    b->filename = Py_NewRef(filename);
+    mp_pyblock_t *b = &p->blocks[p->nblocks++];
     b->first_line = first;
-    b->nlines = nlines;
-    Py_ssize_t idx = p->nblocks++;
+    b->nlines = nlines < 1 ? 1 : nlines;
+    b->code = Py_NewRef(code);
+    b->filename = Py_NewRef(display != Py_None ? display : filename);
+    b->lines = lines;
     if (add_nested(p, code, idx, 0) < 0) {
         return NULL;
     }
     Py_RETURN_TRUE;
 }
 
+PyDoc_STRVAR(add_alias_doc,
+"_add_alias(copy, code)\n--\n\n"
+"Count the frames of copy (a profiled function's own copy of code) in the\n"
+"block of code, which must have been added.");
+
+static PyObject *profiler_add_alias(PyObject *self, PyObject *args)
+{
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    PyObject *copy, *code;
+    if (!PyArg_ParseTuple(args, "O!O!:_add_alias", &PyCode_Type, &copy, &PyCode_Type, &code)) {
+        return NULL;
+    }
+    PyObject *pidx = PyDict_GetItemWithError(p->codes, code); /* borrowed */
+    if (pidx == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_KeyError, "_add_alias: the code was not added");
+        }
+        return NULL;
+    }
+    if (PyDict_SetItem(p->codes, copy, pidx) < 0) {
+        return NULL;
+    }
+    int first = first_line_of(copy);
+    if (first < 0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (mp_code_subscribe(copy, first, p->table, (int)PyLong_AsLong(pidx)) < 0) {
+        return PyErr_NoMemory();
+    }
+    if (mp_source_take_error() < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *profiler_has_block(PyObject *self, PyObject *code)
+{
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    int has = PyDict_Contains(p->codes, code);
+    return has < 0 ? NULL : PyBool_FromLong(has);
+}
+
 /* --------------------------------------------------- enable / disable */
-
-/* How many profilers are enabled: the tracer runs while this is > 0. */
-static int n_enabled;
-
-static int enable_now(mp_profiler_t *p)
-{
-    if (p->enabled) {
-        return 0;
-    }
-    if (p->codes == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "LineProfiler.__init__ was not called");
-        return -1;
-    }
-    PyObject *code, *pidx;
-    Py_ssize_t pos = 0;
-    if (mp_tracer_use(p, 1) < 0) {
-        return -1;
-    }
-    p->enabled = 1;
-    n_enabled++;
-    while (PyDict_Next(p->codes, &pos, &code, &pidx)) {
-        if (mp_tracer_subscribe(code, p, PyLong_AsSsize_t(pidx)) < 0) {
-            disable_now(p);
-            return -1;
-        }
-    }
-    if (mp_tracer_start() < 0) {
-        disable_now(p);
-        return -1;
-    }
-    return 0;
-}
-
-static void disable_now(mp_profiler_t *p)
-{
-    if (!p->enabled) {
-        return;
-    }
-    p->enabled = 0;
-    mp_tracer_unsubscribe_all(p);
-    (void)mp_tracer_use(p, -1);
-    if (--n_enabled == 0) {
-        /* Keep an exception already in flight (dealloc during unwinding). */
-        PyObject *et, *ev, *tb;
-        PyErr_Fetch(&et, &ev, &tb);
-        if (mp_tracer_stop() < 0) {
-            PyErr_WriteUnraisable(NULL);
-        }
-        PyErr_Restore(et, ev, tb);
-    }
-}
-
-static PyObject *profiler_enable(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (enable_now((mp_profiler_t *)self) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *profiler_disable(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    disable_now((mp_profiler_t *)self);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *profiler_enable_by_count(PyObject *self, PyObject *unused);
-static PyObject *profiler_disable_by_count(PyObject *self, PyObject *unused);
 
 int mp_profiler_check(PyObject *obj)
 {
@@ -338,66 +420,80 @@ int mp_profiler_check(PyObject *obj)
 
 int mp_profiler_enter(PyObject *self)
 {
-    PyObject *r = profiler_enable_by_count(self, NULL);
-    if (r == NULL) {
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    /* The count first: what follows may release the GIL. */
+    if (mp_table_activate(p->table) < 0) {
+        PyErr_NoMemory();
         return -1;
     }
-    Py_DECREF(r);
+    if (mp_tracer_enter() < 0) {
+        mp_table_deactivate(p->table);
+        return -1;
+    }
     return 0;
 }
 
-int mp_profiler_leave(PyObject *self)
+void mp_profiler_leave(PyObject *self)
 {
-    PyObject *r = profiler_disable_by_count(self, NULL);
-    if (r == NULL) {
-        return -1;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    if (mp_table_activations_here(p->table) > 0) {
+        mp_table_deactivate(p->table);
+        mp_tracer_leave();
     }
-    Py_DECREF(r);
-    return 0;
+}
+
+static PyObject *profiler_enable(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    if (!p->global) {
+        p->global = 1;
+        mp_table_set_global(p->table, 1);
+        if (mp_tracer_global(1) < 0) {
+            p->global = 0;
+            mp_table_set_global(p->table, 0);
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *profiler_disable(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    if (p->global) {
+        p->global = 0;
+        mp_table_set_global(p->table, 0);
+        mp_tracer_global(-1);
+    }
+    if (mp_source_take_error() < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *profiler_enable_by_count(PyObject *self, PyObject *unused)
 {
-    mp_profiler_t *p = (mp_profiler_t *)self;
-    if (p->enable_count == 0 && profiler_enable(self, unused) == NULL) {
+    (void)unused;
+    if (mp_profiler_enter(self) < 0) {
         return NULL;
     }
-    p->enable_count++;
     Py_RETURN_NONE;
 }
 
 static PyObject *profiler_disable_by_count(PyObject *self, PyObject *unused)
 {
-    mp_profiler_t *p = (mp_profiler_t *)self;
-    if (p->enable_count > 0) {
-        p->enable_count--;
-        if (p->enable_count == 0) {
-            PyObject *r = profiler_disable(self, unused);
-            if (r == NULL) {
-                return NULL;
-            }
-            Py_DECREF(r);
-        }
-    }
+    (void)unused;
+    mp_profiler_leave(self);
     Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------------------- results */
 
-/* Whether any line of the block ran: blocks that never ran are not shown. */
-static int block_ran(const mp_block_t *b)
-{
-    for (int j = 0; j < b->nlines; j++) {
-        if (b->rows[j].occ != 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static PyObject *mib(int64_t bytes)
 {
-    return PyFloat_FromDouble((double)bytes / MP_MIB);
+    return PyFloat_FromDouble((double)bytes / 1048576.0);
 }
 
 /* {lineno: (increment, mem_usage, occurrences)} for one block, MiB. */
@@ -436,21 +532,19 @@ static PyObject *profiler_get_code_map(PyObject *self, void *closure)
         goto fail;
     }
     for (Py_ssize_t i = 0; i < p->nblocks; i++) {
-        PyObject *d = block_dict(&p->blocks[i]);
+        PyObject *d = block_dict(mp_table_block(p->table, (int)i));
         if (d == NULL) {
             goto fail;
         }
         PyList_SET_ITEM(per_block, i, d);
     }
-    if (p->codes != NULL) {
-        PyObject *code, *pidx;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(p->codes, &pos, &code, &pidx)) {
-            Py_ssize_t idx = PyLong_AsSsize_t(pidx);
-            /* Nested code objects share their parent's dict, as in the reference. */
-            if (PyDict_SetItem(out, code, PyList_GET_ITEM(per_block, idx)) < 0) {
-                goto fail;
-            }
+    PyObject *code, *pidx;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(p->codes, &pos, &code, &pidx)) {
+        Py_ssize_t idx = PyLong_AsSsize_t(pidx);
+        /* Nested code objects share their parent's dict, as in the reference. */
+        if (PyDict_SetItem(out, code, PyList_GET_ITEM(per_block, idx)) < 0) {
+            goto fail;
         }
     }
     Py_DECREF(per_block);
@@ -462,11 +556,12 @@ fail:
 }
 
 PyDoc_STRVAR(blocks_doc,
-"blocks()\n--\n\n"
+"_blocks()\n--\n\n"
 "The report's blocks in registration order: a list of (filename, code,\n"
 "first_line, rows) where rows has one entry per source line, either None\n"
 "(never ran) or (increment, mem_usage, occurrences, peak, heap_net,\n"
-"heap_alloc), memory in MiB (peak and heap are 0 unless their column is on).");
+"heap_alloc, native_net, native_alloc), memory in MiB (the column figures\n"
+"are 0 unless their column is on).");
 
 static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
 {
@@ -477,7 +572,7 @@ static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < p->nblocks; i++) {
-        const mp_block_t *b = &p->blocks[i];
+        const mp_block_t *b = mp_table_block(p->table, (int)i);
         PyObject *rows = PyList_New(b->nlines);
         if (rows == NULL) {
             Py_DECREF(out);
@@ -485,9 +580,10 @@ static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
         }
         for (int j = 0; j < b->nlines; j++) {
             const mp_row_t *r = &b->rows[j];
-            PyObject *v = r->occ ? Py_BuildValue("(NNLNNN)", mib(r->inc), mib(r->mem),
+            PyObject *v = r->occ ? Py_BuildValue("(NNLNNNNN)", mib(r->inc), mib(r->mem),
                                                  (long long)r->occ, mib(r->peak),
-                                                 mib(r->heap_net), mib(r->heap_alloc))
+                                                 mib(r->heap_net), mib(r->heap_alloc),
+                                                 mib(r->native_net), mib(r->native_alloc))
                                  : Py_NewRef(Py_None);
             if (v == NULL) {
                 Py_DECREF(rows);
@@ -496,7 +592,8 @@ static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
             }
             PyList_SET_ITEM(rows, j, v);
         }
-        PyObject *t = Py_BuildValue("(OOiN)", b->filename, b->code, b->first_line, rows);
+        PyObject *t = Py_BuildValue("(OOiN)", p->blocks[i].filename, p->blocks[i].code,
+                                    b->first_line, rows);
         if (t == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -506,291 +603,10 @@ static PyObject *profiler_blocks(PyObject *self, PyObject *unused)
     return out;
 }
 
-/* stream.write(text) for a C string (UTF-8), optionally followed by a str. */
-/* End the line in buf (cap bytes, NUL-terminated) with a newline, if room. */
-static void add_newline(char *buf, size_t cap)
-{
-    size_t n = strlen(buf);
-    if (n + 1 < cap) {
-        buf[n] = '\n';
-        buf[n + 1] = '\0';
-    }
-}
-
-static int write_text(PyObject *write, const char *text, PyObject *tail)
-{
-    PyObject *s = PyUnicode_FromString(text);
-    if (s == NULL) {
-        return -1;
-    }
-    if (tail != NULL) {
-        PyObject *joined = PyUnicode_Concat(s, tail);
-        Py_DECREF(s);
-        if (joined == NULL) {
-            return -1;
-        }
-        s = joined;
-    }
-    PyObject *r = PyObject_CallOneArg(write, s);
-    Py_DECREF(s);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
-}
-
-static int write_block(PyObject *write, PyObject *getlines, const mp_block_t *b, int precision,
-                       int cols)
-{
-    char buf[2400];
-    int rc = -1;
-    PyObject *lines = PyObject_CallOneArg(getlines, b->filename);
-    if (lines == NULL || !PyList_Check(lines)) {
-        Py_XDECREF(lines);
-        return -1;
-    }
-    PyObject *nl = PyUnicode_FromString("\n\n");
-    if (nl == NULL) {
-        goto done;
-    }
-    {
-        PyObject *with_nl = PyUnicode_Concat(b->filename, nl);
-        if (with_nl == NULL || write_text(write, "Filename: ", with_nl) < 0) {
-            Py_XDECREF(with_nl);
-            goto done;
-        }
-        Py_DECREF(with_nl);
-    }
-    mp_report_header_cols(buf, sizeof(buf) - 1, cols);
-    add_newline(buf, sizeof(buf));
-    if (write_text(write, buf, NULL) < 0) {
-        goto done;
-    }
-    mp_report_separator_cols(buf, sizeof(buf) - 1, cols);
-    add_newline(buf, sizeof(buf));
-    if (write_text(write, buf, NULL) < 0) {
-        goto done;
-    }
-    for (int i = 0; i < b->nlines; i++) {
-        const mp_row_t *r = &b->rows[i];
-        long lineno = (long)b->first_line + i;
-        int n;
-        if (r->occ) {
-            mp_report_extra_t x = {(double)r->peak / MP_MIB, (double)r->heap_net / MP_MIB,
-                                   (double)r->heap_alloc / MP_MIB};
-            n = mp_report_row_prefix_cols(buf, sizeof(buf), lineno, (double)r->mem / MP_MIB,
-                                          (double)r->inc / MP_MIB, (long long)r->occ,
-                                          precision, cols, &x);
-        } else {
-            n = mp_report_blank_prefix_cols(buf, sizeof(buf), lineno, cols);
-        }
-        if (n < 0 || (size_t)n >= sizeof(buf)) {
-            PyErr_SetString(PyExc_ValueError, "precision too large");
-            goto done;
-        }
-        /* The source line as linecache has it, newline included (a last
-         * line without one stays without, as in the reference). */
-        PyObject *src = (lineno >= 1 && lineno <= PyList_GET_SIZE(lines))
-                            ? PyList_GET_ITEM(lines, lineno - 1) : NULL;
-        int w;
-        if (src != NULL && PyUnicode_Check(src)) {
-            w = write_text(write, buf, src);
-        } else {
-            add_newline(buf, sizeof(buf));
-            w = write_text(write, buf, NULL);
-        }
-        if (w < 0) {
-            goto done;
-        }
-    }
-    if (write_text(write, "\n\n", NULL) < 0) {
-        goto done;
-    }
-    rc = 0;
-done:
-    Py_XDECREF(nl);
-    Py_DECREF(lines);
-    return rc;
-}
-
-const char mp_show_results_doc[] = (
-"show_results(prof, stream=None, precision=1)\n--\n\n"
-"Write the line-by-line report of prof to stream (default sys.stdout), one\n"
-"write() call per row, in the reference's layout. Functions that never ran\n"
-"are skipped.");
-
-PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw)
-{
-    (void)module;
-    static char *kwlist[] = {"prof", "stream", "precision", NULL};
-    PyObject *prof, *stream = Py_None;
-    int precision = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|Oi:show_results", kwlist, &prof, &stream,
-                                     &precision)) {
-        return NULL;
-    }
-    if (!PyObject_TypeCheck(prof, profiler_type)) {
-        PyErr_SetString(PyExc_TypeError, "show_results() needs a LineProfiler");
-        return NULL;
-    }
-    if (precision < 0 || precision > 50) {
-        PyErr_SetString(PyExc_ValueError, "precision must be between 0 and 50");
-        return NULL;
-    }
-    mp_profiler_t *p = (mp_profiler_t *)prof;
-    PyObject *write = NULL, *linecache = NULL, *getlines = NULL;
-    PyObject *result = NULL;
-    if (stream == Py_None) {
-        stream = PySys_GetObject("stdout"); /* borrowed */
-        if (stream == NULL || stream == Py_None) {
-            Py_RETURN_NONE;
-        }
-    }
-    write = PyObject_GetAttrString(stream, "write");
-    linecache = PyImport_ImportModule("linecache");
-    getlines = linecache ? PyObject_GetAttrString(linecache, "getlines") : NULL;
-    if (write == NULL || getlines == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
-        const mp_block_t *b = &p->blocks[i];
-        if (block_ran(b) && write_block(write, getlines, b, precision, p->columns) < 0) {
-            goto done;
-        }
-    }
-    result = Py_NewRef(Py_None);
-done:
-    Py_XDECREF(write);
-    Py_XDECREF(getlines);
-    Py_XDECREF(linecache);
-    return result;
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-static void json_str_obj(mp_buf_t *b, PyObject *str)
-{
-    Py_ssize_t n = 0;
-    const char *u = PyUnicode_Check(str) ? PyUnicode_AsUTF8AndSize(str, &n) : NULL;
-    if (u == NULL) {
-        PyErr_Clear(); /* lone surrogates: write what can be written */
-        mp_buf_puts(b, "null");
-        return;
-    }
-    mp_json_string(b, u, (size_t)n);
-}
-
-static int json_block(mp_buf_t *b, PyObject *getlines, const mp_block_t *blk, int cols)
-{
-    PyObject *lines = PyObject_CallOneArg(getlines, blk->filename);
-    if (lines == NULL) {
-        return -1;
-    }
-    PyObject *name = PyObject_GetAttrString(blk->code, "co_qualname");
-    if (name == NULL) {
-        PyErr_Clear();
-        name = PyObject_GetAttrString(blk->code, "co_name");
-    }
-    if (name == NULL) {
-        Py_DECREF(lines);
-        return -1;
-    }
-    mp_buf_puts(b, "{\"filename\": ");
-    json_str_obj(b, blk->filename);
-    mp_buf_puts(b, ", \"function\": ");
-    json_str_obj(b, name);
-    mp_buf_printf(b, ", \"first_line\": %d, \"lines\": [", blk->first_line);
-    for (int i = 0; i < blk->nlines; i++) {
-        const mp_row_t *r = &blk->rows[i];
-        long lineno = (long)blk->first_line + i;
-        mp_buf_printf(b, "%s\n    {\"lineno\": %ld, \"source\": ", i ? "," : "", lineno);
-        PyObject *src = (PyList_Check(lines) && lineno >= 1 && lineno <= PyList_GET_SIZE(lines))
-                            ? PyList_GET_ITEM(lines, lineno - 1) : NULL;
-        if (src != NULL && PyUnicode_Check(src)) {
-            Py_ssize_t n = 0;
-            const char *u = PyUnicode_AsUTF8AndSize(src, &n);
-            if (u == NULL) {
-                PyErr_Clear();
-                mp_buf_puts(b, "null");
-            } else {
-                while (n > 0 && (u[n - 1] == '\n' || u[n - 1] == '\r')) {
-                    n--;
-                }
-                mp_json_string(b, u, (size_t)n);
-            }
-        } else {
-            mp_buf_puts(b, "null");
-        }
-        mp_buf_printf(b, ", \"occurrences\": %lld", (long long)r->occ);
-        if (r->occ) {
-            mp_buf_printf(b, ", \"mem\": %lld, \"increment\": %lld", (long long)r->mem,
-                          (long long)r->inc);
-            if (cols & MP_COL_PEAK) {
-                mp_buf_printf(b, ", \"peak\": %lld", (long long)r->peak);
-            }
-            if (cols & MP_COL_HEAP) {
-                mp_buf_printf(b, ", \"heap_net\": %lld, \"heap_alloc\": %lld",
-                              (long long)r->heap_net, (long long)r->heap_alloc);
-            }
-        }
-        mp_buf_puts(b, "}");
-    }
-    mp_buf_puts(b, "\n  ]}");
-    Py_DECREF(name);
-    Py_DECREF(lines);
-    return 0;
-}
-
-PyDoc_STRVAR(to_json_doc,
-"to_json()\n--\n\n"
-"The whole result as a JSON document (str): backend, mode, columns, and per\n"
-"function every source line with its occurrences and, for lines that ran,\n"
-"mem and increment (and peak, heap_net, heap_alloc with those columns), all\n"
-"in bytes.");
-
 static PyObject *profiler_to_json(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    mp_profiler_t *p = (mp_profiler_t *)self;
-    mp_buf_t b = {0};
-    PyObject *result = NULL;
-    PyObject *linecache = PyImport_ImportModule("linecache");
-    PyObject *getlines = linecache ? PyObject_GetAttrString(linecache, "getlines") : NULL;
-    if (getlines == NULL) {
-        goto done;
-    }
-    mp_buf_printf(&b, "{\"format\": \"memory_profiler-c line report\", \"version\": \"%s\", "
-                      "\"unit\": \"bytes\", \"backend\": \"%s\", \"exact\": %s, "
-                      "\"include_children\": %s, \"columns\": [%s%s%s],\n \"functions\": [",
-                  MP_VERSION, mp_backend_name(p->backend), p->exact ? "true" : "false",
-                  p->include_children ? "true" : "false",
-                  (p->columns & MP_COL_PEAK) ? "\"peak\"" : "",
-                  (p->columns & MP_COL_PEAK) && (p->columns & MP_COL_HEAP) ? ", " : "",
-                  (p->columns & MP_COL_HEAP) ? "\"heap\"" : "");
-    int first = 1;
-    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
-        const mp_block_t *blk = &p->blocks[i];
-        if (!block_ran(blk)) {
-            continue;
-        }
-        mp_buf_puts(&b, first ? "\n  " : ",\n  ");
-        first = 0;
-        if (json_block(&b, getlines, blk, p->columns) < 0) {
-            goto done;
-        }
-    }
-    mp_buf_puts(&b, "\n]}\n");
-    if (b.failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    result = PyUnicode_DecodeUTF8(b.data, (Py_ssize_t)b.len, "surrogateescape");
-done:
-    mp_buf_free(&b);
-    Py_XDECREF(getlines);
-    Py_XDECREF(linecache);
-    return result;
+    return mp_report_json((mp_profiler_t *)self);
 }
 
 /* ---------------------------------------------------------- attributes */
@@ -801,16 +617,71 @@ static PyObject *profiler_get_backend(PyObject *self, void *closure)
     return PyUnicode_FromString(mp_backend_name(((mp_profiler_t *)self)->backend));
 }
 
+/* Settable, as in the reference (PySpark's profiler sets it instead of
+ * calling __init__): only before any call is profiled. */
+static int profiler_set_backend(PyObject *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    int b;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete backend");
+        return -1;
+    }
+    if (mp_backend_arg(value, &b) < 0) {
+        return -1;
+    }
+    if (b == p->backend) {
+        return 0;
+    }
+    if (mp_table_active_here(p->table) || p->global) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot change the backend of an enabled LineProfiler");
+        return -1;
+    }
+    int old = p->backend;
+    p->backend = b;
+    if (make_table(p) < 0) {
+        p->backend = old;
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *profiler_get_enable_count(PyObject *self, void *closure)
 {
     (void)closure;
-    return PyLong_FromLong(((mp_profiler_t *)self)->enable_count);
+    return PyLong_FromLong(mp_table_activations_here(((mp_profiler_t *)self)->table));
+}
+
+/* Settable (the reference's attribute; PySpark sets it to 0): moves this
+ * thread's count to the value, entering or leaving as many times. */
+static int profiler_set_enable_count(PyObject *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    long want = value ? PyLong_AsLong(value) : 0;
+    if (want == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (want < 0) {
+        want = 0;
+    }
+    while (mp_table_activations_here(p->table) > want) {
+        mp_profiler_leave(self);
+    }
+    while (mp_table_activations_here(p->table) < want) {
+        if (mp_profiler_enter(self) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static PyObject *profiler_get_enabled(PyObject *self, void *closure)
 {
     (void)closure;
-    return PyBool_FromLong(((mp_profiler_t *)self)->enabled);
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    return PyBool_FromLong(p->global || mp_table_active_here(p->table));
 }
 
 static PyObject *profiler_get_include_children(PyObject *self, void *closure)
@@ -826,7 +697,24 @@ static PyObject *profiler_get_max_mem(PyObject *self, void *closure)
     if (p->max_mem < 0) {
         Py_RETURN_NONE;
     }
-    return PyFloat_FromDouble(p->max_mem / MP_MIB);
+    return PyFloat_FromDouble(p->max_mem / 1048576.0);
+}
+
+static int profiler_set_max_mem(PyObject *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    mp_profiler_t *p = (mp_profiler_t *)self;
+    double limit = -1.0;
+    if (value != NULL && value != Py_None) {
+        limit = PyFloat_AsDouble(value);
+        if (limit == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        limit *= 1048576.0;
+    }
+    p->max_mem = limit;
+    mp_table_set_limit(p->table, limit >= 0 ? (int64_t)limit : -1, on_limit, p);
+    return 0;
 }
 
 static PyObject *profiler_get_on_exceed(PyObject *self, void *closure)
@@ -858,16 +746,26 @@ static PyObject *profiler_get_columns(PyObject *self, void *closure)
 {
     (void)closure;
     int c = ((mp_profiler_t *)self)->columns;
-    if ((c & MP_COL_PEAK) && (c & MP_COL_HEAP)) {
-        return Py_BuildValue("(ss)", "peak", "heap");
+    static const struct { int bit; const char *name; } names[] = {
+        {MP_COL_PEAK, "peak"}, {MP_COL_HEAP, "heap"}, {MP_COL_NATIVE, "native"},
+        {MP_COL_EXPLAIN, "explain"},
+    };
+    PyObject *out = PyTuple_New(0);
+    for (size_t i = 0; out != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (c & names[i].bit) {
+            PyObject *one = Py_BuildValue("(s)", names[i].name);
+            PyObject *joined = one ? PySequence_Concat(out, one) : NULL;
+            Py_XDECREF(one);
+            Py_SETREF(out, joined);
+        }
     }
-    if (c & MP_COL_PEAK) {
-        return Py_BuildValue("(s)", "peak");
-    }
-    if (c & MP_COL_HEAP) {
-        return Py_BuildValue("(s)", "heap");
-    }
-    return PyTuple_New(0);
+    return out;
+}
+
+static PyObject *profiler_get_lost(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLongLong(mp_table_lost(((mp_profiler_t *)self)->table));
 }
 
 static PyGetSetDef profiler_getset[] = {
@@ -875,30 +773,40 @@ static PyGetSetDef profiler_getset[] = {
     {"columns", profiler_get_columns, NULL, "the optional report columns", NULL},
     {"code_map", profiler_get_code_map, NULL,
      "{code: {lineno: (increment, mem_usage, occurrences)}} in MiB (a fresh copy)", NULL},
-    {"backend", profiler_get_backend, NULL, "the memory backend's name", NULL},
-    {"enable_count", profiler_get_enable_count, NULL, "nesting depth of enable_by_count", NULL},
-    {"enabled", profiler_get_enabled, NULL, "whether events are being recorded", NULL},
+    {"backend", profiler_get_backend, profiler_set_backend, "the memory backend's name", NULL},
+    {"enable_count", profiler_get_enable_count, profiler_set_enable_count,
+     "this thread's nesting depth of enable_by_count", NULL},
+    {"enabled", profiler_get_enabled, NULL,
+     "whether frames starting now in this thread are recorded", NULL},
     {"include_children", profiler_get_include_children, NULL, "children's memory counted", NULL},
-    {"max_mem", profiler_get_max_mem, NULL, "the --pdb-mmem limit in MiB, or None", NULL},
+    {"max_mem", profiler_get_max_mem, profiler_set_max_mem,
+     "the --pdb-mmem limit in MiB, or None", NULL},
     {"on_exceed", profiler_get_on_exceed, profiler_set_on_exceed,
      "called (frame, MiB) the first time memory exceeds max_mem", NULL},
+    {"lost_events", profiler_get_lost, NULL,
+     "events dropped for lack of memory while this profiler existed (0: complete)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMethodDef profiler_methods[] = {
-    {"add_code", profiler_add_code, METH_VARARGS, add_code_doc},
-    {"enable", profiler_enable, METH_NOARGS, "Start recording (idempotent)."},
-    {"disable", profiler_disable, METH_NOARGS, "Stop recording (idempotent)."},
+    {"_add_block", profiler_add_code, METH_VARARGS, add_code_doc},
+    {"_add_alias", profiler_add_alias, METH_VARARGS, add_alias_doc},
+    {"enable", profiler_enable, METH_NOARGS, "Record in every thread (idempotent)."},
+    {"disable", profiler_disable, METH_NOARGS, "Stop recording in every thread (idempotent)."},
     {"enable_by_count", profiler_enable_by_count, METH_NOARGS,
-     "Enable unless already enabled by count; count one more."},
+     "Record the calls of this thread; count one more."},
     {"disable_by_count", profiler_disable_by_count, METH_NOARGS,
-     "Count one less; disable when the count reaches zero."},
-    {"blocks", profiler_blocks, METH_NOARGS, blocks_doc},
-    {"to_json", profiler_to_json, METH_NOARGS, to_json_doc},
+     "Count one less; stop recording this thread's calls at zero."},
+    {"_blocks", profiler_blocks, METH_NOARGS, blocks_doc},
+    {"_has_code", profiler_has_block, METH_O,
+     "_has_code(code)\n--\n\nWhether code counts in one of the blocks."},
+    {"to_json", profiler_to_json, METH_NOARGS,
+     "to_json()\n--\n\nThe whole result as a JSON document (str), memory in bytes."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot profiler_slots[] = {
+    {Py_tp_new, (void *)profiler_new},
     {Py_tp_init, (void *)profiler_init},
     {Py_tp_dealloc, (void *)profiler_dealloc},
     {Py_tp_traverse, (void *)profiler_traverse},

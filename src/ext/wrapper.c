@@ -1,5 +1,5 @@
-/* ProfiledFunction(profiler, func): calls func with the profiler enabled
- * (enable_by_count / disable_by_count around the call), in C.
+/* ProfiledFunction(activator, func): calls func inside a profiled call of
+ * the activator (activator.c), in C.
  *
  * A Python wrapper (def wrapper(*args, **kwargs)) adds a whole interpreter
  * frame and an argument tuple and dict to every call; on CPython 3.8-3.10 each
@@ -13,13 +13,14 @@
  * qualified name, as module-level functions do. */
 #include "wrapper.h"
 
-#include "profiler.h"
+#include "activator.h"
 
 
 typedef struct {
     PyObject_HEAD
-    PyObject *prof;            /* owned: the LineProfiler */
+    PyObject *act;             /* owned: the Activator */
     PyObject *func;            /* owned: the wrapped callable */
+    PyObject *dict;            /* owned or NULL: attributes set on the wrapper */
 } wrapper_t;
 
 static PyTypeObject *wrapper_type; /* owned */
@@ -27,37 +28,26 @@ static PyTypeObject *wrapper_type; /* owned */
 static PyObject *wrapper_call(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     wrapper_t *w = (wrapper_t *)self;
-    if (mp_profiler_enter(w->prof) < 0) {
+    if (mp_activator_enter(w->act) < 0) {
         return NULL;
     }
     PyObject *r = PyObject_Call(w->func, args, kwargs);
-    /* Leave even when the call raised, keeping its exception. */
-    PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
-    if (mp_profiler_leave(w->prof) < 0) {
-        if (et != NULL) {
-            PyErr_Clear();
-        } else {
-            Py_XDECREF(r);
-            return NULL;
-        }
-    }
-    PyErr_Restore(et, ev, tb);
+    mp_activator_leave(w->act); /* never raises; keeps the call's exception */
     return r;
 }
 
 static PyObject *wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    PyObject *prof, *func;
+    PyObject *act, *func;
     if (kwds != NULL && PyDict_GET_SIZE(kwds) > 0) {
         PyErr_SetString(PyExc_TypeError, "ProfiledFunction() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_UnpackTuple(args, "ProfiledFunction", 2, 2, &prof, &func)) {
+    if (!PyArg_UnpackTuple(args, "ProfiledFunction", 2, 2, &act, &func)) {
         return NULL;
     }
-    if (!mp_profiler_check(prof)) {
-        PyErr_SetString(PyExc_TypeError, "ProfiledFunction: first argument must be a LineProfiler");
+    if (!mp_activator_check(act)) {
+        PyErr_SetString(PyExc_TypeError, "ProfiledFunction: first argument must be an Activator");
         return NULL;
     }
     if (!PyCallable_Check(func)) {
@@ -68,7 +58,7 @@ static PyObject *wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (w == NULL) {
         return NULL;
     }
-    w->prof = Py_NewRef(prof);
+    w->act = Py_NewRef(act);
     w->func = Py_NewRef(func);
     return (PyObject *)w;
 }
@@ -77,16 +67,18 @@ static int wrapper_traverse(PyObject *self, visitproc visit, void *arg)
 {
     wrapper_t *w = (wrapper_t *)self;
     Py_VISIT(Py_TYPE(self));
-    Py_VISIT(w->prof);
+    Py_VISIT(w->act);
     Py_VISIT(w->func);
+    Py_VISIT(w->dict);
     return 0;
 }
 
 static int wrapper_clear(PyObject *self)
 {
     wrapper_t *w = (wrapper_t *)self;
-    Py_CLEAR(w->prof);
+    Py_CLEAR(w->act);
     Py_CLEAR(w->func);
+    Py_CLEAR(w->dict);
     return 0;
 }
 
@@ -99,20 +91,54 @@ static void wrapper_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-/* Our own attributes first, then the function's. */
+/* Attributes set on the wrapper (PySpark sets __module__, __name__,
+ * __doc__ and the function's __dict__ on what it wraps) first, then our
+ * own, then the function's. */
 static PyObject *wrapper_getattro(PyObject *self, PyObject *name)
 {
+    wrapper_t *w = (wrapper_t *)self;
+    if (w->dict != NULL) {
+        PyObject *v = PyDict_GetItemWithError(w->dict, name); /* borrowed */
+        if (v != NULL) {
+            return Py_NewRef(v);
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__dict__") == 0) {
+        if (w->dict == NULL && (w->dict = PyDict_New()) == NULL) {
+            return NULL;
+        }
+        return Py_NewRef(w->dict);
+    }
     /* The type's own __module__ (set from the spec's name, over any getset)
      * would hide the function's: pickle and inspect need the function's. */
     if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__module__") == 0) {
-        return PyObject_GetAttr(((wrapper_t *)self)->func, name);
+        return PyObject_GetAttr(w->func, name);
     }
     PyObject *r = PyObject_GenericGetAttr(self, name);
     if (r != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
         return r;
     }
     PyErr_Clear();
-    return PyObject_GetAttr(((wrapper_t *)self)->func, name);
+    return PyObject_GetAttr(w->func, name);
+}
+
+static int wrapper_setattro(PyObject *self, PyObject *name, PyObject *value)
+{
+    wrapper_t *w = (wrapper_t *)self;
+    if (w->dict == NULL && (w->dict = PyDict_New()) == NULL) {
+        return -1;
+    }
+    if (value == NULL) {
+        int rc = PyDict_DelItem(w->dict, name);
+        if (rc < 0 && PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_SetObject(PyExc_AttributeError, name);
+        }
+        return rc;
+    }
+    return PyDict_SetItem(w->dict, name, value);
 }
 
 static PyObject *wrapper_descr_get(PyObject *self, PyObject *obj, PyObject *type)
@@ -149,10 +175,10 @@ static PyObject *wrapper_get_forwarded(PyObject *self, void *closure)
     return PyObject_GetAttrString(((wrapper_t *)self)->func, (const char *)closure);
 }
 
-static PyObject *wrapper_get_profiler(PyObject *self, void *closure)
+static PyObject *wrapper_get_activator(PyObject *self, void *closure)
 {
     (void)closure;
-    return Py_NewRef(((wrapper_t *)self)->prof);
+    return Py_NewRef(((wrapper_t *)self)->act);
 }
 
 static PyMethodDef wrapper_methods[] = {
@@ -162,7 +188,7 @@ static PyMethodDef wrapper_methods[] = {
 
 static PyGetSetDef wrapper_getset[] = {
     {"__wrapped__", wrapper_get_wrapped, NULL, "the function", NULL},
-    {"profiler", wrapper_get_profiler, NULL, "the LineProfiler it enables", NULL},
+    {"_activator", wrapper_get_activator, NULL, "the Activator of its calls", NULL},
     {"__name__", wrapper_get_forwarded, NULL, NULL, (void *)"__name__"},
     {"__qualname__", wrapper_get_forwarded, NULL, NULL, (void *)"__qualname__"},
     {"__doc__", wrapper_get_forwarded, NULL, NULL, (void *)"__doc__"},
@@ -176,6 +202,7 @@ static PyType_Slot wrapper_slots[] = {
     {Py_tp_clear, (void *)wrapper_clear},
     {Py_tp_call, (void *)wrapper_call},
     {Py_tp_getattro, (void *)wrapper_getattro},
+    {Py_tp_setattro, (void *)wrapper_setattro},
     {Py_tp_descr_get, (void *)wrapper_descr_get},
     {Py_tp_repr, (void *)wrapper_repr},
     {Py_tp_methods, (void *)wrapper_methods},

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mp_clock.h"
@@ -199,6 +200,34 @@ START_TEST(ptrmap_churn_matches_a_model)
         live += model[k] != 0;
     }
     ck_assert_uint_eq(mp_ptrmap_count(m), live);
+    mp_ptrmap_free(m);
+}
+END_TEST
+
+/* The map gives its memory back: 1M entries in, all out, and it is back to
+ * its smallest size (its pages unmapped), with lookups still right. */
+START_TEST(ptrmap_shrinks_when_emptied)
+{
+    mp_ptrmap_t *m = mp_ptrmap_new();
+    size_t small = mp_ptrmap_bytes(m);
+    int bad = 0;
+    for (uintptr_t k = 1; k <= 1000000; k++) {
+        bad += mp_ptrmap_put(m, (const void *)(k * 16), k) != 0;
+    }
+    ck_assert_int_eq(bad, 0); /* (one assertion: each costs Check a write) */
+    size_t big = mp_ptrmap_bytes(m);
+    ck_assert_uint_ge(big, (size_t)1000000 * 16 * 2);
+    for (uintptr_t k = 1; k <= 1000000; k++) {
+        size_t sz = 0;
+        bad += mp_ptrmap_take(m, (const void *)(k * 16), &sz) != 1 || sz != k;
+        if (k == 999000) {
+            /* 1,000 left: the table is at most 16x their need. */
+            ck_assert_uint_le(mp_ptrmap_bytes(m), small + 1000 * 16 * 16);
+        }
+    }
+    ck_assert_int_eq(bad, 0);
+    ck_assert_uint_eq(mp_ptrmap_bytes(m), small);
+    ck_assert_uint_eq(mp_ptrmap_count(m), 0);
     mp_ptrmap_free(m);
 }
 END_TEST
@@ -426,6 +455,19 @@ START_TEST(datafile_writer_round_trips)
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_int_eq(mp_profile_read("/tmp", &p), -1);
     ck_assert_int_eq(errno, EISDIR);
+    /* A device never ends; a FIFO would block: both refused at once. */
+    ck_assert_int_eq(mp_profile_read("/dev/zero", &p), -1);
+    ck_assert_int_eq(errno, MP_ENOTREG);
+    ck_assert_str_eq(mp_profile_strerror(MP_ENOTREG), "not a regular file");
+    char fifo[] = "/tmp/mp_test_fifo_XXXXXX";
+    int tfd = mkstemp(fifo);
+    ck_assert_int_ge(tfd, 0);
+    close(tfd);
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(mp_profile_read(fifo, &p), -1);
+    ck_assert_int_eq(errno, MP_ENOTREG);
+    unlink(fifo);
 }
 END_TEST
 
@@ -480,6 +522,8 @@ START_TEST(pid_meter_follows_a_child_until_it_ends)
 }
 END_TEST
 
+void add_lines_tests(Suite *s);
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -498,6 +542,7 @@ static Suite *core_suite(void)
     tc = tcase_create("ptrmap");
     tcase_add_test(tc, ptrmap_put_take);
     tcase_add_test(tc, ptrmap_churn_matches_a_model);
+    tcase_add_test(tc, ptrmap_shrinks_when_emptied);
     suite_add_tcase(s, tc);
     tc = tcase_create("report");
     tcase_add_test(tc, report_header_and_separator);
@@ -518,6 +563,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, processes_found_by_name_and_cmdline);
     tcase_add_test(tc, pid_meter_follows_a_child_until_it_ends);
     suite_add_tcase(s, tc);
+    add_lines_tests(s);
     return s;
 }
 

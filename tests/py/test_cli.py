@@ -140,6 +140,32 @@ def test_pdb_mmem_enters_debugger():
     assert "(Pdb)" in r.stdout
 
 
+def test_help_shows_every_option():
+    r = run_cli("-h")
+    assert r.returncode == 0
+    usage = r.stdout.split("\n\n")[0]
+    for opt in ("--columns", "--exact", "--json", "-o", "--precision", "--backend",
+                "--include-children", "--timestamp", "--pdb-mmem"):
+        assert opt in usage, usage
+
+
+def test_pdb_mmem_stops_at_the_line_after_the_crossing(tmp_path):
+    s = tmp_path / "pm.py"
+    s.write_text("@profile\n"
+                 "def f():\n"
+                 "    a = 1\n"
+                 "    b = bytearray(200 * 2**20)\n"
+                 "    c = 2\n"
+                 "    d = 3\n"
+                 "    return a + c + d\n"
+                 "\n"
+                 "f()\n")
+    r = run_cli("--pdb-mmem", "100", str(s), cwd=str(tmp_path), stdin="n\nc\n")
+    assert r.returncode == 0, r.stderr
+    stops = re.findall(r"pm\.py\((\d+)\)f\(\)", r.stdout)
+    assert stops[:2] == ["5", "6"], r.stdout   # stopped before line 5 runs; `next` goes to 6
+
+
 @pytest.mark.parametrize("backend", ["psutil", "psutil_pss", "psutil_uss", "posix"])
 def test_rss_like_backends_see_the_big_list(backend):
     r = run_cli("--backend", backend, "example.py")
@@ -190,6 +216,65 @@ def test_missing_script():
     r = run_cli("no_such_script.py")
     assert r.returncode == 1
     assert _one_clean_line(r) == "Could not find script no_such_script.py"
+
+
+def test_mistyped_module_folder_and_script_without_py(tmp_path):
+    r = run_cli("no_such_module_xyz", cwd=str(tmp_path))
+    assert r.returncode == 1
+    assert "no script or module named no_such_module_xyz" in _one_clean_line(r)
+    r = run_cli(str(tmp_path), cwd=str(tmp_path))
+    assert r.returncode == 1
+    assert "is a folder without a __main__.py" in _one_clean_line(r)
+    body = "@profile\ndef f():\n    return [0] * 1000\n\nf()\n"
+    job = tmp_path / "python_job"          # no .py: run as a script, as python does
+    job.write_text(body)
+    r = run_cli(str(job), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert row_for(parse_report(r.stdout)[0][1], "return [0] * 1000")[2] == 1
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__main__.py").write_text(body)
+    r = run_cli(str(tmp_path / "app"), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "return [0] * 1000" in r.stdout
+
+
+def test_a_submodule_whose_package_uses_profile(tmp_path):
+    """The target's package is imported under the profiler, not before it
+    (its `@profile` needs the builtin)."""
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text(
+        "@profile\ndef helper():\n    return [0] * 1000\n")
+    (tmp_path / "mypkg" / "job.py").write_text(
+        "from mypkg import helper\n@profile\ndef f():\n    return helper()\nf()\n")
+    r = run_cli("mypkg.job", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("Filename:") == 2
+
+
+def test_precision_out_of_range_is_refused_before_the_script_runs(tmp_path):
+    marker = tmp_path / "ran"
+    s = tmp_path / "s.py"
+    s.write_text("open(%r, 'w').close()\n" % str(marker))
+    for bad in ("51", "60", "-1"):
+        r = run_cli("--precision", bad, str(s), cwd=str(tmp_path))
+        assert r.returncode == 2
+        assert "--precision" in _one_clean_line(r)
+    assert not marker.exists()
+    r = run_cli("--precision", "50", str(s), cwd=str(tmp_path))
+    assert r.returncode == 0 and marker.exists()
+
+
+def test_a_report_that_cannot_be_written_fails_the_run(tmp_path):
+    s = tmp_path / "s.py"
+    s.write_text("@profile\ndef f():\n    return 1\n\nf()\nprint('program output')\n")
+    r = run_cli("-o", "/dev/full", str(s), cwd=str(tmp_path))
+    assert r.returncode == 1
+    assert "program output" in r.stdout
+    assert _one_clean_line(r).endswith("could not write the report: No space left on device")
+    # The program's own failure status is kept.
+    s.write_text("@profile\ndef f():\n    return 1\n\nf()\nraise SystemExit(3)\n")
+    r = run_cli("-o", "/dev/full", str(s), cwd=str(tmp_path))
+    assert r.returncode == 3
 
 
 def test_syntax_error_in_script(tmp_path):

@@ -70,3 +70,35 @@ def test_timestamp_output_shape_matches():
     assert [l.split()[1] for l in ref.stdout.split("\n") if l] == \
            [l.split()[1] for l in ours.stdout.split("\n") if l]
     assert all(shape.match(l) for l in ours.stdout.strip().split("\n"))
+
+
+# Straight-line lines, where the reference measures right: same increments.
+# (Not the decorator's line, where the reference prints the whole process's
+# memory, nor loops, where it subtracts the maximum of other lines.)
+AGREE = [
+    ("example.py", [], ["a = [1] * (10 ** 6)", "b = [2] * (2 * 10 ** 7)", "del b"]),
+    ("accuracy.py", ["bytes_line", "list_line", "bytearray_written"],
+     ["x = b'x' * N", "x = [0] * (N // 8)", "x = bytearray(N)", "del x"]),
+]
+
+
+def increments(report):
+    from conftest import parse_report
+    out = {}
+    for _, rows in parse_report(report):
+        for mem, inc, occ, src in rows.values():
+            out.setdefault(src.strip(), []).append(inc)
+    return out
+
+
+@pytest.mark.parametrize("target, args, lines", AGREE)
+def test_numbers_agree_with_the_reference_where_it_is_right(target, args, lines):
+    ref = run_reference(target, *args)
+    ours = run_cli(target, *args)
+    assert ref.returncode == ours.returncode == 0, (ref.stderr, ours.stderr)
+    theirs, mine = increments(ref.stdout), increments(ours.stdout)
+    for src in lines:
+        assert len(theirs[src]) == len(mine[src]), src
+        for a, b in zip(theirs[src], mine[src]):
+            # within 1 MiB, or 2% of large changes (page-cache and allocator noise)
+            assert abs(a - b) <= max(1.0, 0.02 * abs(a)), (src, a, b, ours.stdout, ref.stdout)

@@ -207,16 +207,46 @@ def _wait_for_samples(path, n=3, limit=30):
 def test_ctrl_c_stops_the_program_and_leaves_a_complete_file(tmp_path):
     # A terminal's Ctrl-C goes to the whole foreground process group.
     (tmp_path / "ctrl.py").write_text(
-        "import time\n@profile\ndef f():\n    open('inside', 'w').close()\n    time.sleep(60)\n"
+        # Short sleeps: a SIGINT landing between two bytecodes just before one
+        # long C sleep would wait out that sleep (CPython checks signals at
+        # the loop's jump, not before entering time.sleep).
+        # 'inside' appears once the loop runs.
+        "import time\n@profile\ndef f():\n"
+        "    st = [l for l in open('/proc/self/status') if l.startswith(('SigBlk', 'SigIgn'))]\n"
+        "    for i in range(1200):\n        time.sleep(0.05)\n"
+        "        if i == 2:\n            open('inside', 'w').write(''.join(st))\n"
         "try:\n    f()\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    raise\n")
-    p = _start(["run", "-T", "0.01", "-o", "c.dat", "ctrl.py"], tmp_path,
-               start_new_session=True)
+    # As a terminal's foreground job: SIGINT not ignored. A test run started
+    # in the background by a non-interactive shell (cmd &) inherits SIGINT and
+    # SIGQUIT ignored, and Python then rightly keeps ignoring Ctrl-C.
+    def foreground():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+    p = subprocess.Popen([MPROF, "run", "-T", "0.01", "-o", "c.dat", "ctrl.py"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(env(), PYTHONFAULTHANDLER="1"), start_new_session=True,
+                         preexec_fn=foreground)
     deadline = time.time() + 60
     while not (tmp_path / "inside").exists() and time.time() < deadline:
         time.sleep(0.05)  # until the program is inside f
     time.sleep(0.2)
     os.killpg(p.pid, signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        # What the program's and our own signal state were (inherited masks).
+        with open("/proc/self/status") as f:
+            ours = [l for l in f if l.startswith(("SigBlk", "SigIgn"))]
+        kids = open("/proc/%d/task/%d/children" % (p.pid, p.pid)).read().split()
+        for k in kids:  # faulthandler shows where the program is
+            os.kill(int(k), signal.SIGABRT)
+        time.sleep(1)
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError("no exit 30 s after SIGINT; program: %r; test process: %r; "
+                             "stdout %r; stderr %r" % ((tmp_path / "inside").read_text(),
+                                                       "".join(ours), out, err[-3000:]))
     assert p.returncode == 128 + signal.SIGINT
     assert "interrupted" in out
     lines = records(tmp_path / "c.dat")
@@ -407,7 +437,55 @@ def test_func_records_from_a_decorated_script_and_peak_func(tmp_path):
     small = float(mprof("peak", "--func", "__main__.small", "f.dat", cwd=tmp_path).stdout.split("\t")[1].split()[0])
     assert big > small + 40
     r = mprof("peak", "--func", "nope", "f.dat", cwd=tmp_path)
-    assert r.stdout == "f.dat\tNaN MiB\n"
+    assert r.returncode == 6 and r.stdout == ""
+    assert r.stderr.strip() == "mprof peak: error: f.dat holds no call of nope"
+
+
+def test_peak_func_covers_children_and_merges_nested_calls(tmp_path):
+    (tmp_path / "f.dat").write_text(
+        "CMDLINE x\nMEM 10 1.0\nCHLD 7 3 1.0\nFUNC m.f 10 1.5 12 2.5 0\n"
+        "FUNC m.f 10 1.6 12 2.1 1\nMEM 50 2.0\nCHLD 7 30 2.0\nMEM 20 3.0\nCHLD 7 90 3.0\n"
+        "FUNC m.f 20 3.5 22 3.6 0\n")
+    r = mprof("peak", "--func", "m.f", "f.dat", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "f.dat\t50.000 MiB\n  Child 7\t\t\t30.000 MiB\n"
+    r = mprof("peak", "f.dat", cwd=tmp_path)
+    assert r.stdout == "f.dat\t50.000 MiB\n  Child 7\t\t\t90.000 MiB\n"
+
+
+def test_peak_func_is_linear_in_calls_and_samples(tmp_path):
+    with open(str(tmp_path / "big.dat"), "w") as f:
+        f.write("CMDLINE x\n")
+        f.writelines("MEM %d %.3f\n" % (10 + i % 7, 1000 + i * 0.001) for i in range(1000000))
+        f.writelines("FUNC m.f 1 %.3f 2 %.3f 0\n" % (1000 + j * 0.1, 1000 + j * 0.1 + 0.09)
+                     for j in range(10000))
+    r = mprof("peak", "--func", "m.f", "big.dat", cwd=tmp_path, timeout=60)
+    assert r.returncode == 0 and r.stdout == "big.dat\t16.000 MiB\n", r.stderr
+
+
+def test_peak_refuses_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(str(tmp_path / "fifo.dat"))
+    for path in ("/dev/zero", str(tmp_path / "fifo.dat")):
+        r = mprof("peak", path, cwd=tmp_path, timeout=30)
+        assert r.returncode == 6 and r.stdout == ""
+        assert r.stderr.strip() == "mprof peak: error: cannot read %s: not a regular file" % path
+
+
+def test_peak_of_garbage_and_of_huge_values(tmp_path):
+    (tmp_path / "g.dat").write_bytes(os.urandom(3000).replace(b"\n", b" "))
+    r = mprof("peak", "g.dat", cwd=tmp_path)
+    assert r.returncode == 6 and r.stdout == "", r.stdout
+    (tmp_path / "h.dat").write_text("CMDLINE x\nMEM 1e308 1.0\nMEM 5 2.0\n")
+    r = mprof("peak", "h.dat", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "h.dat\t1e+308 MiB\n"
+
+
+def test_run_a_script_whose_name_starts_with_python(tmp_path):
+    (tmp_path / "python_job.py").write_text("x = [0] * 10 ** 6\nimport time; time.sleep(0.2)\n")
+    r = mprof("run", "-T", "0.05", "-o", "p.dat", "-E", "./python_job.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "running as a Python program..." in r.stdout
+    assert records(tmp_path / "p.dat")[0].split()[2:] == ["./python_job.py"]  # after the interpreter
 
 
 # ------------------------------------------------------------------ list/rm/clean/peak

@@ -14,7 +14,10 @@ from test_mprof import MPROF, built, mprof  # noqa: F401 (built: builds mprof)
 
 T0 = 1700000000.0
 BLACK = (26, 26, 26)        # first curve
-BLUE = (0, 115, 178)        # second curve, first child, first function
+BLUE = (0, 115, 178)        # second curve, first child
+PURPLE = (117, 66, 158)     # first function (functions have hues no curve uses)
+OLIVE = (128, 128, 0)       # second function
+GREY = (89, 89, 89)         # the process tree's total
 RED = (217, 26, 26)         # the peak lines
 
 
@@ -153,14 +156,13 @@ def test_function_brackets_and_flame(tmp_path):
     assert r.returncode == 0, r.stderr
     g = Geometry(r.stderr)
     _, _, rows = read_png(str(tmp_path / "br.png"))
-    ORANGE = (214, 94, 0)  # the second function's colour
-    assert near(rows, *g.px(1.0, 100), BLUE, radius=4)    # "[" of outer at its start
-    assert near(rows, *g.px(9.0, 300), BLUE, radius=4)    # "]" at its end
-    assert near(rows, *g.px(2.0, 100), ORANGE, radius=4)
+    assert near(rows, *g.px(1.0, 100), PURPLE, radius=4)    # "[" of outer at its start
+    assert near(rows, *g.px(9.0, 300), PURPLE, radius=4)    # "]" at its end
+    assert near(rows, *g.px(2.0, 100), OLIVE, radius=4)
     # -n: no function marks
     r = plot(tmp_path, "f.dat", "-n", "-o", "nof.png")
     _, _, rows = read_png(str(tmp_path / "nof.png"))
-    assert not near(rows, *g.px(1.0, 100), BLUE, radius=4)
+    assert not near(rows, *g.px(1.0, 100), PURPLE, radius=4)
     # flame: bars in a strip under the plot, one row per level
     r = plot(tmp_path, "f.dat", "-f", "-o", "fl.png")
     assert r.returncode == 0
@@ -172,8 +174,8 @@ def test_function_brackets_and_flame(tmp_path):
     def pale(color):  # the bar fill: the function's colour mixed with white
         return tuple(int(round(255 * (0.45 * c / 255 + 0.55))) for c in color)
 
-    assert sum(1 for c in strip if near([[c]], 0, 0, pale(BLUE), radius=0, tol=6)) >= 12
-    assert sum(1 for c in strip if near([[c]], 0, 0, pale(ORANGE), radius=0, tol=6)) >= 12
+    assert sum(1 for c in strip if near([[c]], 0, 0, pale(PURPLE), radius=0, tol=6)) >= 12
+    assert sum(1 for c in strip if near([[c]], 0, 0, pale(OLIVE), radius=0, tol=6)) >= 12
     x_out, _ = g.px(9.5, 0)  # after both calls: no bars
     assert all(rows[y][x_out] == (255, 255, 255) for y in range(int(g.bottom) + 8, int(g.bottom) + 40))
 
@@ -187,6 +189,40 @@ def test_children_curves(tmp_path):
     _, _, rows = read_png(str(tmp_path / "c.png"))
     assert near(rows, *g.px(5.0, 50), BLUE)
     assert not near(rows, *g.px(9.0, 50), BLUE)  # the child ended at 7.9 s
+
+
+def test_brackets_never_share_a_childs_colour_and_touching_calls_both_show(tmp_path):
+    child = [(i / 10.0, 150.0) for i in range(101)]
+    funcs = [("m.f", 100, 2.0, 100, 4.0, 0), ("m.g", 100, 4.0, 100, 6.0, 0)]
+    write(tmp_path / "b.dat", STEP, children=[(4321, child)], funcs=funcs)
+    r = plot(tmp_path, "b.dat", "-o", "b.png")
+    assert r.returncode == 0, r.stderr
+    g = Geometry(r.stderr)
+    _, _, rows = read_png(str(tmp_path / "b.png"))
+    x, y = g.px(4.0, 100)
+    # f's "]" just left of t = 4 and g's "[" just right of it: both visible.
+    left = [rows[yy][xx] for yy in range(y - 6, y + 7) for xx in range(x - 5, x)]
+    right = [rows[yy][xx] for yy in range(y - 6, y + 7) for xx in range(x + 1, x + 6)]
+    assert any(near([[c]], 0, 0, PURPLE, radius=0) for c in left)
+    assert any(near([[c]], 0, 0, OLIVE, radius=0) for c in right)
+    assert not any(near([[c]], 0, 0, BLUE, radius=0, tol=30) for c in left + right)
+
+
+def test_children_get_a_total_curve_and_its_peak(tmp_path):
+    child = [(i / 10.0, 150.0 if 20 <= i < 40 else 20.0) for i in range(101)]
+    write(tmp_path / "t.dat", STEP, children=[(4321, child)])
+    r = plot(tmp_path, "t.dat", "-o", "t.png")
+    assert r.returncode == 0, r.stderr
+    g = Geometry(r.stderr)
+    _, _, rows = read_png(str(tmp_path / "t.png"))
+    assert g.ymax >= 320                          # main 300 + child 20 at the end
+    assert near(rows, *g.px(3.0, 250), GREY, radius=3)    # 100 + 150
+    assert near(rows, *g.px(8.0, 320), GREY, radius=3)    # 300 + 20
+    # The total's peak (320 MiB) is marked, not the main curve's (300).
+    x, y = g.px(1.0, 320)
+    assert sum(near(rows, xx, y, RED, radius=1) for xx in range(x - 20, x + 20)) >= 15
+    x, y = g.px(1.0, 300)
+    assert sum(near(rows, xx, y, RED, radius=0) for xx in range(x - 20, x + 20)) == 0
 
 
 def test_several_files_overlay_from_their_own_start(tmp_path):
@@ -235,6 +271,38 @@ def test_default_output_is_beside_the_data_file(tmp_path):
     assert r.returncode == 0
     assert r.stdout == "Using last profile data.\nmprofile_20240101000000.dat.png\n"
     assert read_png(str(tmp_path / "sub" / "mprofile_20240101000000.dat.png"))[:2] == (1260, 540)
+
+
+def test_text_that_is_not_utf8_still_draws(tmp_path):
+    (tmp_path / "u.dat").write_bytes(b"CMDLINE caf\xe9 \xff\xfe\nMEM 10 1.0\n"
+                                     b"FUNC m.\xe9f 10 1.2 12 1.8 0\nMEM 20 2.0\n")
+    r = subprocess.run([MPROF, "plot", "u.dat", "-o", "u.png", "-t", b"bad \xff title"],
+                       cwd=str(tmp_path), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert read_png(str(tmp_path / "u.png"))[:2] == (1260, 540)
+    r = plot(tmp_path, "u.dat", "-o", "v.svg")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_hundred_thousand_function_names(tmp_path):
+    """Per-name work is one pass over the calls (it was names x calls: over 60 s)."""
+    with open(str(tmp_path / "many.dat"), "w") as f:
+        f.write("CMDLINE x\n")
+        for i in range(100000):
+            f.write("MEM %d %.3f\nFUNC mod%d.sub.f%d 1 %.3f 2 %.3f 0\n"
+                    % (10 + i % 50, 1000 + i * 0.01, i, i, 1000 + i * 0.01, 1000 + i * 0.01 + 0.005))
+    r = plot(tmp_path, "many.dat", "-o", "many.png")
+    assert r.returncode == 0, r.stderr
+    assert read_png(str(tmp_path / "many.png"))[:2] == (1260, 540)
+
+
+def test_an_output_without_extension_gets_png_as_the_reference_did(tmp_path):
+    write(tmp_path / "x.dat", STEP)
+    r = plot(tmp_path, "x.dat", "-o", "picture")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "picture.png"
+    assert read_png(str(tmp_path / "picture.png"))[:2] == (1260, 540)
+    assert not (tmp_path / "picture").exists()
 
 
 @pytest.mark.parametrize("setup,args,code,text", [

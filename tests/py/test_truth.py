@@ -119,7 +119,7 @@ def test_json_without_columns_and_bad_columns(tmp_path):
     r = run_cli("--columns", "peak,bogus", "example.py")
     assert r.returncode == 2
     assert r.stderr.strip() == ("python -m memory_profiler: error: argument --columns: "
-                                "unknown column 'bogus': choose from peak, heap")
+                                "unknown column 'bogus': choose from peak, heap, native, explain")
 
 
 def test_decorator_columns_and_exact():

@@ -148,3 +148,32 @@ def test_backends_and_tracemalloc():
         assert memory_usage(backend=b)[0] > 0
     mem = memory_usage((spike, (10 * MIB,)), backend="tracemalloc")
     assert isinstance(mem, list)
+
+
+def _shape(x):
+    if isinstance(x, (list, tuple)):
+        return type(x).__name__ + "[" + ",".join(_shape(i) for i in x[:1]) + "]"
+    return type(x).__name__
+
+
+@pytest.mark.parametrize("kw,want", [
+    (dict(), "list[float]"),
+    (dict(timestamps=True), "list[tuple[float]]"),
+    (dict(max_usage=True), "float"),
+    (dict(max_usage=True, timestamps=True), "tuple[float]"),           # (peak, time)
+    (dict(max_usage=True, timestamps=True, retval=True), "tuple[tuple[float]]"),
+    (dict(multiprocess=True), "list[float]"),                          # a callable: this process only
+    (dict(multiprocess=True, timestamps=True), "list[tuple[float]]"),
+    (dict(multiprocess=True, include_children=True), "list[float]"),
+])
+def test_callable_return_shapes_are_the_references(kw, want):
+    def f():
+        x = [0] * 10 ** 6
+        time.sleep(0.2)
+        return len(x)
+    r = mp.memory_usage((f,), interval=0.02, **kw)
+    assert _shape(r) == want
+    if kw.get("max_usage") and kw.get("timestamps"):
+        peak = r[0][0] if kw.get("retval") else r[0]
+        when = r[0][1] if kw.get("retval") else r[1]
+        assert peak > 7 and abs(when - time.time()) < 60
