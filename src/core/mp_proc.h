@@ -64,6 +64,17 @@ int mp_proc_find_by_name(const char *root, const char *hint, pid_t *out);
  * with errno set (ENOENT: no such process). */
 int mp_proc_open_leaf(const char *root, pid_t pid, const char *leaf);
 
+/* The calling thread's kernel id (what /proc/self/task lists). */
+pid_t mp_proc_thread_id(void);
+
+/* After pthread_join: wait until the kernel has stopped counting thread tid
+ * (<root>/self/task/<tid> is gone). pthread_join returns when the kernel
+ * clears the thread's tid, a moment before the thread is unhashed, and
+ * CPython 3.12+ counts threads at fork() from /proc/self/stat: a fork right
+ * after the join would be warned about as multi-threaded. Polls for at most
+ * timeout_ms. 0 once gone, -1 with ETIMEDOUT otherwise. */
+int mp_proc_wait_thread_gone(const char *root, pid_t tid, int timeout_ms);
+
 /* Parse helpers, exposed for the tests and the fuzzers. Each takes a
  * NUL-terminated buffer. */
 int mp_proc_parse_statm(const char *buf, long page_size, int64_t *bytes);

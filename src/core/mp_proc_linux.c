@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static int proc_path(char *out, size_t cap, const char *root, pid_t pid, const char *leaf)
@@ -245,4 +248,29 @@ int mp_proc_find_by_name(const char *root, const char *hint, pid_t *out)
     }
     *out = best;
     return 0;
+}
+
+pid_t mp_proc_thread_id(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+int mp_proc_wait_thread_gone(const char *root, pid_t tid, int timeout_ms)
+{
+    char path[512];
+    int n = snprintf(path, sizeof(path), "%s/self/task/%d", root, (int)tid);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    const struct timespec pause = {0, 20000}; /* 20 us */
+    struct stat st;
+    for (long waited_us = 0; waited_us <= (long)timeout_ms * 1000; waited_us += 20) {
+        if (stat(path, &st) < 0 && (errno == ENOENT || errno == ESRCH)) {
+            return 0;
+        }
+        nanosleep(&pause, NULL);
+    }
+    errno = ETIMEDOUT;
+    return -1;
 }

@@ -65,3 +65,13 @@ int mp_proc_open_leaf(const char *root, pid_t pid, const char *leaf)
     errno = ENOSYS;
     return -1;
 }
+
+pid_t mp_proc_thread_id(void)
+{
+    return 0;
+}
+int mp_proc_wait_thread_gone(const char *root, pid_t tid, int timeout_ms)
+{
+    (void)root; (void)tid; (void)timeout_ms;
+    return 0; /* nothing to wait for where threads are not counted this way */
+}

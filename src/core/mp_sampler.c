@@ -18,6 +18,7 @@ struct mp_sampler {
     struct mp_sampler *next_running;  /* running list (list_lock) */
     int paused_for_fork;              /* list_lock */
     pthread_t thread;
+    pid_t tid;                 /* the thread's kernel id: set by it, read after join */
     pthread_mutex_t lock;      /* everything below */
     pthread_cond_t wake;       /* stop requests */
     int running, stop_requested, finished, gone, stopped;
@@ -151,6 +152,7 @@ done:
 static void *sampler_main(void *arg)
 {
     mp_sampler_t *s = arg;
+    s->tid = mp_proc_thread_id();
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&s->lock);
@@ -244,6 +246,7 @@ static void join_thread(mp_sampler_t *s)
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
+    (void)mp_proc_wait_thread_gone(MP_PROC_ROOT, s->tid, 200);
 }
 
 void mp_sampler_fork_prepare(void)

@@ -1,5 +1,7 @@
 #include "mp_tick.h"
 
+#include "mp_proc.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +22,7 @@ static atomic_int alive;            /* a thread exists in this process */
 static atomic_long want;            /* users that want ticks */
 static atomic_long period_us = 250;
 static int restart_after_fork;      /* lock */
+static pid_t thread_tid;            /* set by the thread, read after join */
 static void (*_Atomic idle_task)(void);
 
 static void init_cond(void)
@@ -35,6 +38,7 @@ static void init_cond(void)
 static void *tick_main(void *arg)
 {
     (void)arg;
+    thread_tid = mp_proc_thread_id();
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&sleep_lock);
@@ -118,6 +122,7 @@ static void stop_locked(void)
     pthread_cond_signal(&sleep_cond);
     pthread_mutex_unlock(&sleep_lock);
     pthread_join(thread, NULL);
+    (void)mp_proc_wait_thread_gone(MP_PROC_ROOT, thread_tid, 200);
     atomic_store(&alive, 0);
 }
 

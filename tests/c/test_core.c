@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -522,6 +523,47 @@ START_TEST(pid_meter_follows_a_child_until_it_ends)
 }
 END_TEST
 
+/* The thread count the kernel shows in /proc/self/stat (field 20). */
+static long self_num_threads(void)
+{
+    char buf[4096];
+    ck_assert_int_ge(mp_proc_read_file("/proc/self/stat", buf, sizeof(buf)), 0);
+    const char *p = strrchr(buf, ')');
+    ck_assert_ptr_nonnull(p);
+    for (int field = 2; field < 20; field++) { /* ')' ends field 2 */
+        p = strchr(p + 1, ' ');
+        ck_assert_ptr_nonnull(p);
+    }
+    return strtol(p + 1, NULL, 10);
+}
+
+static pid_t seen_tid;
+static void *note_tid(void *arg)
+{
+    (void)arg;
+    seen_tid = mp_proc_thread_id();
+    return NULL;
+}
+
+/* CPython 3.12+ warns about fork() in a multi-threaded process by this count:
+ * after join + wait the joined thread must never be counted. */
+START_TEST(joined_thread_is_gone_after_the_wait)
+{
+    ck_assert_int_eq(self_num_threads(), 1);
+    for (int i = 0; i < 2000; i++) {
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, note_tid, NULL), 0);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        ck_assert_int_gt(seen_tid, 0);
+        ck_assert_int_eq(mp_proc_wait_thread_gone(MP_PROC_ROOT, seen_tid, 200), 0);
+        ck_assert_int_eq(self_num_threads(), 1);
+    }
+    /* A thread that is there is waited for at most the timeout. */
+    ck_assert_int_eq(mp_proc_wait_thread_gone(MP_PROC_ROOT, mp_proc_thread_id(), 5), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+}
+END_TEST
+
 void add_lines_tests(Suite *s);
 
 static Suite *core_suite(void)
@@ -562,6 +604,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, datafile_writer_round_trips);
     tcase_add_test(tc, processes_found_by_name_and_cmdline);
     tcase_add_test(tc, pid_meter_follows_a_child_until_it_ends);
+    tcase_add_test(tc, joined_thread_is_gone_after_the_wait);
     suite_add_tcase(s, tc);
     add_lines_tests(s);
     return s;

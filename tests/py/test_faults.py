@@ -358,8 +358,11 @@ def test_profiler_memory_stays_bounded_over_a_hundred_million_line_events(tmp_pa
     growth = int(re.search(r"growth_kib (-?\d+)", r.stdout).group(1))
     # 10^8 line events and 2 million switches of the profiler on and off:
     # less than 1 MiB more. (Under ASan this once grew 180 bytes a call: the
-    # tick thread was created and joined at every outermost call.)
-    assert growth < 1024, growth
+    # tick thread was created and joined at every outermost call.) Under ASan
+    # every Python object goes through ASan's allocator, whose stack depot
+    # grows on its own (1060 KiB once, on 3.15): 8 MiB there. The bug this
+    # guards against grew 360 MiB.
+    assert growth < (8192 if SANITIZED else 1024), growth
     rows = rows_of(r.stdout, "fifty")
     assert [v[2] for v in rows.values() if "x = x + 47" in v[3]] == [2020000]
 
