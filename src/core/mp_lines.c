@@ -82,6 +82,7 @@ typedef struct {
     int line;               /* the line now running */
     int fresh;              /* no line event since start/resume */
     int simple;             /* one live reference, no columns, no limit */
+    int simple_ref;         /* then: its index in refs[] (others may be purged) */
     int peaks;              /* peak[] and life_peak[] are kept (a peak column existed) */
     int64_t t0;             /* start (ns) if the outermost frame of a block here, else 0 */
     int ref_begin, ref_end; /* its references in refs[] */
@@ -470,7 +471,7 @@ static void finish_line_full(frame_t *f, mp_thread_t *X);
 static inline void finish_line(frame_t *f, mp_thread_t *X)
 {
     if (__builtin_expect(f->simple, 1)) {
-        tabref_t *r = &X->refs[f->ref_begin];
+        tabref_t *r = &X->refs[f->simple_ref];
         mp_row_t *row = row_of(r->t, r->block, f->line);
         if (row != NULL) {
             int64_t now = E.cache.v[r->t->q];
@@ -531,6 +532,7 @@ static void update_simple(frame_t *f, mp_thread_t *X)
         if (X->refs[i].t != NULL) {
             live++;
             only = X->refs[i].t;
+            f->simple_ref = i;
         }
     }
     f->simple = live == 1 && only->cols == 0 && only->limit < 0;

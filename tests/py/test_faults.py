@@ -523,3 +523,35 @@ def test_mprof_full_disk_mid_run_keeps_what_was_written(tmp_path):
     assert p.returncode == 5
     assert "sampling stopped; what was written is kept" in err
     assert data.startswith(b"CMDLINE ") and data.count(b"\nMEM ") >= 10
+
+
+def test_a_frame_counted_by_two_profilers_survives_losing_the_first(tmp_path):
+    # A frame counted by two tables, the first of which is disabled and freed
+    # while the frame runs: its next lines are counted by the second only.
+    # (This crashed every interpreter: the one-table fast path read the
+    # frame's first table reference, which the purge had emptied.)
+    script = tmp_path / "two.py"
+    script.write_text(textwrap.dedent("""\
+        import gc
+        from memory_profiler import LineProfiler
+        p1 = LineProfiler(); p2 = LineProfiler()
+        def f():
+            x = 1
+            global p1
+            p1.disable()
+            del p1
+            gc.collect()
+            y = [0] * 1000
+            return x
+        p1.add_function(f); p2.add_function(f)
+        p1.enable(); p2.enable()
+        f()
+        p2.disable()
+        occ = {ln: v[2] for ln, v in p2.code_map[f.__code__].items()}
+        print(sorted(occ.items()))
+        """))
+    r = run_watched([sys.executable, str(script)], cwd=str(tmp_path), timeout=120, env=env_with_us())
+    assert r.returncode == 0, r.stderr[-2000:]
+    # Every line of f counted once by the profiler that stayed, the lines
+    # after the purge included.
+    assert r.stdout.strip() == "[(4, 1), (5, 1), (7, 1), (8, 1), (9, 1), (10, 1), (11, 1)]", r.stdout
