@@ -2,6 +2,8 @@
  * when the function was added to the profiler. */
 #include "report.h"
 
+#include "engine.h"
+
 #include "../core/mp_json.h"
 #include "../core/mp_report.h"
 
@@ -50,8 +52,9 @@ static void add_newline(char *buf, size_t cap)
     }
 }
 
-/* stream.write(text + tail) for a C string (UTF-8) and an optional str. */
-static int write_text(PyObject *write, const char *text, PyObject *tail)
+/* Append text + tail (a C string, UTF-8, and an optional str) to out, a
+ * list of the pieces to write. */
+static int add_text(PyObject *out, const char *text, PyObject *tail)
 {
     PyObject *s = PyUnicode_FromString(text);
     if (s == NULL) {
@@ -65,13 +68,9 @@ static int write_text(PyObject *write, const char *text, PyObject *tail)
         }
         s = joined;
     }
-    PyObject *r = PyObject_CallOneArg(write, s);
+    int rc = PyList_Append(out, s);
     Py_DECREF(s);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return 0;
+    return rc;
 }
 
 /* The source line `lineno` of a block (borrowed str), or NULL. */
@@ -84,12 +83,12 @@ static PyObject *source_line(const mp_pyblock_t *pb, long lineno)
     return PyUnicode_Check(src) ? src : NULL;
 }
 
-static int write_block(PyObject *write, const mp_pyblock_t *pb, const mp_block_t *b,
+static int render_block(PyObject *out, const mp_pyblock_t *pb, const mp_block_t *b,
                        int precision, int cols)
 {
     char buf[2400];
     PyObject *with_nl = PyUnicode_FromFormat("%U\n\n", pb->filename);
-    if (with_nl == NULL || write_text(write, "Filename: ", with_nl) < 0) {
+    if (with_nl == NULL || add_text(out, "Filename: ", with_nl) < 0) {
         Py_XDECREF(with_nl);
         return -1;
     }
@@ -97,12 +96,12 @@ static int write_block(PyObject *write, const mp_pyblock_t *pb, const mp_block_t
     int rc = report_cols(cols);
     mp_report_header_cols(buf, sizeof(buf) - 1, rc);
     add_newline(buf, sizeof(buf));
-    if (write_text(write, buf, NULL) < 0) {
+    if (add_text(out, buf, NULL) < 0) {
         return -1;
     }
     mp_report_separator_cols(buf, sizeof(buf) - 1, rc);
     add_newline(buf, sizeof(buf));
-    if (write_text(write, buf, NULL) < 0) {
+    if (add_text(out, buf, NULL) < 0) {
         return -1;
     }
     for (int i = 0; i < b->nlines; i++) {
@@ -134,16 +133,16 @@ static int write_block(PyObject *write, const mp_pyblock_t *pb, const mp_block_t
         PyObject *src = source_line(pb, lineno);
         int w;
         if (src != NULL) {
-            w = write_text(write, buf, src);
+            w = add_text(out, buf, src);
         } else {
             add_newline(buf, sizeof(buf));
-            w = write_text(write, buf, NULL);
+            w = add_text(out, buf, NULL);
         }
         if (w < 0) {
             return -1;
         }
     }
-    return write_text(write, "\n\n", NULL);
+    return add_text(out, "\n\n", NULL);
 }
 
 const char mp_show_results_doc[] = (
@@ -185,25 +184,41 @@ PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw)
                      Py_TYPE(stream)->tp_name);
         return NULL;
     }
+    /* The whole report is rendered first and written after: write() runs
+     * Python code and lets other threads run, which may add functions to
+     * the profiler (moving its arrays) or record more lines meanwhile. */
+    PyObject *pieces = PyList_New(0);
+    if (pieces == NULL) {
+        Py_DECREF(write);
+        return NULL;
+    }
     int64_t lost = mp_table_lost(p->table);
+    int rc = 0;
     if (lost > 0) {
         char note[200];
         snprintf(note, sizeof(note),
                  "Incomplete report: the profiler ran out of memory and dropped %lld "
                  "events.\n\n", (long long)lost);
-        if (write_text(write, note, NULL) < 0) {
-            Py_DECREF(write);
-            return NULL;
-        }
+        rc = add_text(pieces, note, NULL);
     }
-    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
+    for (Py_ssize_t i = 0; rc == 0 && i < p->nblocks; i++) {
         const mp_block_t *b = mp_table_block(p->table, (int)i);
-        if (block_ran(b) && write_block(write, &p->blocks[i], b, precision, p->columns) < 0) {
-            Py_DECREF(write);
-            return NULL;
+        if (block_ran(b)) {
+            rc = render_block(pieces, &p->blocks[i], b, precision, p->columns);
         }
     }
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(pieces); i++) {
+        PyObject *r = mp_engine_call_one(write, PyList_GET_ITEM(pieces, i));
+        if (r == NULL) {
+            rc = -1;
+        }
+        Py_XDECREF(r);
+    }
+    Py_DECREF(pieces);
     Py_DECREF(write);
+    if (rc < 0) {
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
