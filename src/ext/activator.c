@@ -17,6 +17,8 @@
  * Globals: GIL. */
 #include "activator.h"
 
+#include "engine.h"
+
 #include "profiler.h"
 #include "tracer.h"
 
@@ -90,7 +92,9 @@ int mp_activator_enter(PyObject *self)
     if (c->depth++ > 0) {
         return 0;
     }
-    PyObject *prof = PyObject_CallNoArgs(a->factory);
+    PyObject *noargs = PyTuple_New(0);
+    PyObject *prof = noargs ? mp_engine_call(a->factory, noargs, NULL) : NULL;
+    Py_XDECREF(noargs);
     if (prof == NULL) {
         return -1;
     }
@@ -129,11 +133,13 @@ void mp_activator_leave(PyObject *self)
     if (a->report != NULL) {
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);
-        PyObject *r = PyObject_CallOneArg(a->report, prof);
+        PyObject *report = Py_NewRef(a->report); /* a may be cleared meanwhile */
+        PyObject *r = mp_engine_call_one(report, prof);
         if (r == NULL) {
-            PyErr_WriteUnraisable(a->report);
+            PyErr_WriteUnraisable(report);
         }
         Py_XDECREF(r);
+        Py_DECREF(report);
         PyErr_Restore(et, ev, tb);
     }
     Py_DECREF(prof);
@@ -386,21 +392,31 @@ static void activator_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* Entries from Python take the engine lock (engine.h). */
+MP_LOCKED_METH(L_activator_pin, activator_pin)
+MP_LOCKED_METH(L_activator_attach, activator_attach)
+MP_LOCKED_METH(L_activator_detach, activator_detach)
+MP_LOCKED_METH(L_activator_enter_m, activator_enter_m)
+MP_LOCKED_METH(L_activator_exit_m, activator_exit_m)
+MP_LOCKED_INIT(L_activator_init, activator_init)
+MP_LOCKED_VOID(L_activator_dealloc, activator_dealloc)
+MP_LOCKED_INQUIRY(L_activator_clear, activator_clear)
+
 static PyMethodDef activator_methods[] = {
-    {"pin", activator_pin, METH_O, pin_doc},
-    {"attach", activator_attach, METH_O, attach_doc},
-    {"detach", activator_detach, METH_NOARGS, detach_doc},
-    {"__enter__", activator_enter_m, METH_NOARGS, "Begin a profiled call in this thread."},
-    {"__exit__", activator_exit_m, METH_VARARGS, "End it (reports, for the decorator)."},
+    {"pin", L_activator_pin, METH_O, pin_doc},
+    {"attach", L_activator_attach, METH_O, attach_doc},
+    {"detach", L_activator_detach, METH_NOARGS, detach_doc},
+    {"__enter__", L_activator_enter_m, METH_NOARGS, "Begin a profiled call in this thread."},
+    {"__exit__", L_activator_exit_m, METH_VARARGS, "End it (reports, for the decorator)."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot activator_slots[] = {
-    {Py_tp_init, (void *)activator_init},
+    {Py_tp_init, (void *)L_activator_init},
     {Py_tp_new, (void *)PyType_GenericNew},
-    {Py_tp_dealloc, (void *)activator_dealloc},
+    {Py_tp_dealloc, (void *)L_activator_dealloc},
     {Py_tp_traverse, (void *)activator_traverse},
-    {Py_tp_clear, (void *)activator_clear},
+    {Py_tp_clear, (void *)L_activator_clear},
     {Py_tp_methods, (void *)activator_methods},
     {Py_tp_doc, (void *)"Activator(prof=None, factory=None, report=None)\n--\n\n"
                         "Turns a profiler on for the calls of one profiled function."},

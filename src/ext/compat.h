@@ -71,6 +71,14 @@ static inline int PyModule_AddObjectRef(PyObject *m, const char *name, PyObject 
 #define MP_MOD_SLOT_INTERPRETERS
 #endif
 
+/* Free-threaded builds: everything shared is under the engine lock
+ * (engine.h), so importing us leaves the GIL off. */
+#ifdef Py_GIL_DISABLED
+#define MP_MOD_SLOT_GIL {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#else
+#define MP_MOD_SLOT_GIL
+#endif
+
 #if !MP_USE_MONITORING
 /* The trace function already installed in a thread, so that ours can chain
  * to it (coverage, debuggers). PyThreadState's fields are public API (the

@@ -14,7 +14,8 @@
  * blocks are freed, and is reported by mp_heap_own_bytes so that readings
  * can leave it out.
  *
- * Globals: GIL unless noted. */
+ * Globals: the engine lock (engine.h: the GIL, or a mutex on free-threaded
+ * builds) unless noted. */
 #include "heap.h"
 
 #include "../core/mp_alloc.h"
@@ -35,9 +36,12 @@ typedef struct {
 
 
 
-/* The hooks' state. GIL unless a field says otherwise. */
+/* The hooks' state. The engine lock unless a field says otherwise. */
 static struct {
     hook_t *live_hook[3];       /* our hook in each domain's chain, or NULL */
+#ifdef Py_GIL_DISABLED
+    hook_t *_Atomic first_hook[3]; /* atomic: the first one made per domain */
+#endif
     int reinstalls;
     int watch_users;
     int account_users;
@@ -54,14 +58,30 @@ static struct {
      * point inside malloc's blocks and malloc_usable_size must not be asked.
      * Set at first install. */
     int raw_is_malloc;
-    /* PYTHONMALLOC=malloc (or malloc_debug): the MEM and OBJ domains call
-     * malloc themselves and never reach RAW, so watching RAW alone would miss
+    /* PYTHONMALLOC=malloc or mimalloc (and every free-threaded build): the
+     * MEM and OBJ domains never reach RAW, so watching RAW alone would miss
      * every large object. Then the watch hooks all three domains. */
     int objects_from_malloc;
+    /* ...and their blocks are malloc's own (PYTHONMALLOC=malloc), so a freed
+     * block's size can be asked of malloc. Not under mimalloc, whose blocks
+     * malloc_usable_size must never see: there a large block's free sends no
+     * signal (mimalloc keeps freed memory resident anyway, see the README). */
+    int objects_are_malloc;
     int detected;
 } H = {
     .raw_lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+/* The MEM and OBJ map: the GIL protects it, or on free-threaded builds its
+ * own mutex (MEM and OBJ callers run in parallel there). */
+#ifdef Py_GIL_DISABLED
+static pthread_mutex_t gil_map_lock = PTHREAD_MUTEX_INITIALIZER;
+#define GIL_MAP_LOCK() pthread_mutex_lock(&gil_map_lock)
+#define GIL_MAP_UNLOCK() pthread_mutex_unlock(&gil_map_lock)
+#else
+#define GIL_MAP_LOCK() ((void)0)
+#define GIL_MAP_UNLOCK() ((void)0)
+#endif
 
 /* This thread's counters (the heap columns). */
 static _Thread_local int64_t t_net __attribute__((tls_model("initial-exec")));
@@ -92,9 +112,6 @@ static inline void add_churn(size_t n)
 /* RAW blocks come straight from malloc unless a debug allocator wraps them
  * (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses point
  * inside malloc's blocks and malloc_usable_size must not be asked. */
-/* PYTHONMALLOC=malloc (or malloc_debug): the MEM and OBJ domains call malloc
- * themselves and never reach RAW, so H.watching RAW alone would miss every
- * large object. Then the watch hooks all three domains. */
 #define UNKNOWN_FREE_SIZE 4096
 
 static void note_alloc(const hook_t *h, void *ptr, size_t size)
@@ -115,7 +132,9 @@ static void note_alloc(const hook_t *h, void *ptr, size_t size)
         ok = H.raw_map != NULL && mp_ptrmap_put(H.raw_map, ptr, size) == 0;
         pthread_mutex_unlock(&H.raw_lock);
     } else {
+        GIL_MAP_LOCK();
         ok = H.gil_map != NULL && mp_ptrmap_put(H.gil_map, ptr, size) == 0;
+        GIL_MAP_UNLOCK();
     }
     if (ok) {
         atomic_fetch_add_explicit(&H.current_bytes, (int64_t)size, memory_order_relaxed);
@@ -137,7 +156,7 @@ static size_t note_free(const hook_t *h, void *ptr)
     if (atomic_load_explicit(&H.watching, memory_order_relaxed)) {
         if (h->domain == PYMEM_DOMAIN_RAW) {
             add_churn(H.raw_is_malloc ? mp_alloc_usable_size(ptr) : UNKNOWN_FREE_SIZE);
-        } else if (!counting && H.raw_is_malloc && H.objects_from_malloc) {
+        } else if (!counting && H.objects_are_malloc) {
             size_t n = mp_alloc_usable_size(ptr);
             if (n > LARGE_BLOCK) {
                 add_churn(n);
@@ -152,7 +171,9 @@ static size_t note_free(const hook_t *h, void *ptr)
         known = H.raw_map != NULL && mp_ptrmap_take(H.raw_map, ptr, &size);
         pthread_mutex_unlock(&H.raw_lock);
     } else {
+        GIL_MAP_LOCK();
         known = H.gil_map != NULL && mp_ptrmap_take(H.gil_map, ptr, &size);
+        GIL_MAP_UNLOCK();
     }
     if (known) {
         atomic_fetch_sub_explicit(&H.current_bytes, (int64_t)size, memory_order_relaxed);
@@ -170,9 +191,8 @@ static size_t note_free(const hook_t *h, void *ptr)
 #define PASS_THROUGH(h) \
     (in_hook || atomic_load_explicit(&(h)->retired, memory_order_relaxed))
 
-static void *hook_malloc(void *ctx, size_t size)
+static inline void *do_malloc(hook_t *h, size_t size)
 {
-    hook_t *h = ctx;
     if (__builtin_expect(probing, 0)) {
         probe_seen |= 1u << h->domain;
     }
@@ -186,9 +206,8 @@ static void *hook_malloc(void *ctx, size_t size)
     return p;
 }
 
-static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+static inline void *do_calloc(hook_t *h, size_t nelem, size_t elsize)
 {
-    hook_t *h = ctx;
     if (PASS_THROUGH(h)) {
         return h->saved.calloc(h->saved.ctx, nelem, elsize);
     }
@@ -199,9 +218,8 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
     return p;
 }
 
-static void *hook_realloc(void *ctx, void *ptr, size_t size)
+static inline void *do_realloc(hook_t *h, void *ptr, size_t size)
 {
-    hook_t *h = ctx;
     if (PASS_THROUGH(h)) {
         return h->saved.realloc(h->saved.ctx, ptr, size);
     }
@@ -219,9 +237,8 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
     return p;
 }
 
-static void hook_free(void *ctx, void *ptr)
+static inline void do_free(hook_t *h, void *ptr)
 {
-    hook_t *h = ctx;
     if (PASS_THROUGH(h)) {
         h->saved.free(h->saved.ctx, ptr);
         return;
@@ -232,6 +249,66 @@ static void hook_free(void *ctx, void *ptr)
     in_hook = 0;
 }
 
+/* One set of functions per domain, so that a hook always knows its domain.
+ *
+ * Free-threaded builds: other threads allocate while PyMem_SetAllocator
+ * copies the allocator's five pointers, so a thread can read our function
+ * with the previous allocator's ctx (a torn read; with the GIL, MEM and OBJ
+ * callers hold it and this cannot happen). hook_of then finds our hook for
+ * the domain instead of using a ctx that is not ours. And hooks, once
+ * installed, stay there forwarding (never uninstalled), so this can only
+ * happen at the first install in each domain. */
+#ifdef Py_GIL_DISABLED
+#define MAX_HOOKS 64
+static hook_t *all_hooks[MAX_HOOKS]; /* every hook_t made (never freed) */
+static atomic_int nall_hooks;
+
+static inline hook_t *hook_of(void *ctx, int i)
+{
+    hook_t *h = ctx, *live = atomic_load_explicit(&H.first_hook[i], memory_order_acquire);
+    if (__builtin_expect(h == live, 1)) {
+        return h;
+    }
+    int n = atomic_load_explicit(&nall_hooks, memory_order_acquire);
+    for (int k = 0; k < n; k++) {
+        if (all_hooks[k] == h) {
+            return h;
+        }
+    }
+    return live; /* a torn read: ctx was the previous allocator's */
+}
+#define HOOK_OF(ctx, i) hook_of((ctx), (i))
+#else
+#define HOOK_OF(ctx, i) ((hook_t *)(ctx))
+#endif
+
+#define DEFINE_HOOKS(i)                                                          \
+    static void *hook_malloc_##i(void *ctx, size_t size)                         \
+    {                                                                            \
+        return do_malloc(HOOK_OF(ctx, i), size);                                 \
+    }                                                                            \
+    static void *hook_calloc_##i(void *ctx, size_t nelem, size_t elsize)         \
+    {                                                                            \
+        return do_calloc(HOOK_OF(ctx, i), nelem, elsize);                        \
+    }                                                                            \
+    static void *hook_realloc_##i(void *ctx, void *ptr, size_t size)             \
+    {                                                                            \
+        return do_realloc(HOOK_OF(ctx, i), ptr, size);                           \
+    }                                                                            \
+    static void hook_free_##i(void *ctx, void *ptr)                              \
+    {                                                                            \
+        do_free(HOOK_OF(ctx, i), ptr);                                           \
+    }
+DEFINE_HOOKS(0)
+DEFINE_HOOKS(1)
+DEFINE_HOOKS(2)
+
+static const PyMemAllocatorEx hook_fns[3] = {
+    {NULL, hook_malloc_0, hook_calloc_0, hook_realloc_0, hook_free_0},
+    {NULL, hook_malloc_1, hook_calloc_1, hook_realloc_1, hook_free_1},
+    {NULL, hook_malloc_2, hook_calloc_2, hook_realloc_2, hook_free_2},
+};
+
 static const PyMemAllocatorDomain domains[3] = {
     PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ,
 };
@@ -240,7 +317,7 @@ static int on_top(int i)
 {
     PyMemAllocatorEx cur;
     PyMem_GetAllocator(domains[i], &cur);
-    return cur.malloc == hook_malloc && cur.ctx == H.live_hook[i];
+    return cur.malloc == hook_fns[i].malloc && cur.ctx == H.live_hook[i];
 }
 
 /* Put a fresh hook on top of domain i. Never captures a hook of ours as
@@ -249,7 +326,7 @@ static int install(int i)
 {
     PyMemAllocatorEx cur;
     PyMem_GetAllocator(domains[i], &cur);
-    if (cur.malloc == hook_malloc) {
+    if (cur.malloc == hook_fns[i].malloc) {
         hook_t *top = cur.ctx;
         if (!atomic_load(&top->retired)) {
             H.live_hook[i] = top;
@@ -265,13 +342,21 @@ static int install(int i)
     }
     h->saved = cur;
     h->domain = domains[i];
-    PyMemAllocatorEx a = {
-        .ctx = h,
-        .malloc = hook_malloc,
-        .calloc = hook_calloc,
-        .realloc = hook_realloc,
-        .free = hook_free,
-    };
+#ifdef Py_GIL_DISABLED
+    int k = atomic_load(&nall_hooks);
+    if (k == MAX_HOOKS) { /* hooks are never uninstalled here: cannot happen */
+        free(h);
+        PyErr_SetString(PyExc_RuntimeError, "memory_profiler: too many allocator hooks");
+        return -1;
+    }
+    all_hooks[k] = h;
+    atomic_store_explicit(&nall_hooks, k + 1, memory_order_release);
+    if (atomic_load(&H.first_hook[i]) == NULL) {
+        atomic_store_explicit(&H.first_hook[i], h, memory_order_release);
+    }
+#endif
+    PyMemAllocatorEx a = hook_fns[i];
+    a.ctx = h;
     if (H.live_hook[i] != NULL) {
         atomic_store(&H.live_hook[i]->retired, 1);
     }
@@ -286,6 +371,11 @@ static void uninstall(int i)
     if (H.live_hook[i] == NULL) {
         return;
     }
+#ifdef Py_GIL_DISABLED
+    /* Stay: every change of the allocator is a moment where other threads
+     * can read it torn. Unused, the hook only forwards. */
+    return;
+#endif
     if (on_top(i)) {
         PyMem_SetAllocator(domains[i], &H.live_hook[i]->saved);
         atomic_store(&H.live_hook[i]->retired, 1);
@@ -297,23 +387,21 @@ static void uninstall(int i)
 
 /* A child forked while another thread held H.raw_lock would deadlock on its
  * first allocation: hold the lock across fork and release it on both sides. */
-static void fork_prepare(void) { pthread_mutex_lock(&H.raw_lock); }
-static void fork_release(void) { pthread_mutex_unlock(&H.raw_lock); }
-
-static void detect(void)
+static void fork_prepare(void)
 {
-    static int atfork_done;
-    if (!atfork_done) {
-        pthread_atfork(fork_prepare, fork_release, fork_release);
-        atfork_done = 1;
-    }
-    if (H.detected) {
-        return;
-    }
-    H.detected = 1;
-    const char *env = getenv("PYTHONMALLOC");
-    H.objects_from_malloc = env != NULL && strncmp(env, "malloc", 6) == 0;
-    H.raw_is_malloc = !(env != NULL && strstr(env, "debug") != NULL);
+    pthread_mutex_lock(&H.raw_lock);
+    GIL_MAP_LOCK();
+}
+static void fork_release(void)
+{
+    GIL_MAP_UNLOCK();
+    pthread_mutex_unlock(&H.raw_lock);
+}
+
+/* Debug builds and -X dev put debug hooks under every domain: then block
+ * addresses point inside malloc's blocks. */
+static void detect_debug_hooks(void)
+{
     PyObject *sys = PyImport_ImportModule("sys");
     if (sys == NULL) {
         PyErr_Clear();
@@ -334,6 +422,34 @@ static void detect(void)
     if (debug_build || dev) {
         H.raw_is_malloc = 0;
     }
+}
+
+static void detect(void)
+{
+    static int atfork_done;
+    if (!atfork_done) {
+        pthread_atfork(fork_prepare, fork_release, fork_release);
+        atfork_done = 1;
+    }
+    if (H.detected) {
+        return;
+    }
+    H.detected = 1;
+    const char *env = getenv("PYTHONMALLOC");
+    /* pymalloc sends large blocks to RAW; malloc and mimalloc (the only
+     * allocator of free-threaded builds, optional from 3.13 otherwise) serve
+     * MEM and OBJ themselves. */
+#ifdef Py_GIL_DISABLED
+    int pymalloc = 0;
+#else
+    int pymalloc = env == NULL || env[0] == '\0' || strncmp(env, "pymalloc", 8) == 0
+                   || strcmp(env, "debug") == 0;
+#endif
+    H.objects_from_malloc = !pymalloc;
+    H.raw_is_malloc = !(env != NULL && strstr(env, "debug") != NULL);
+    detect_debug_hooks();
+    /* Debug hooks (which wrap every domain) move the addresses too. */
+    H.objects_are_malloc = H.raw_is_malloc && env != NULL && strcmp(env, "malloc") == 0;
 }
 
 /* Which domains must be hooked for the current uses. */
@@ -398,7 +514,9 @@ int mp_heap_account_use(int delta)
         pthread_mutex_lock(&H.raw_lock);
         H.raw_map = r;
         pthread_mutex_unlock(&H.raw_lock);
+        GIL_MAP_LOCK();
         H.gil_map = g;
+        GIL_MAP_UNLOCK();
         atomic_store(&H.current_bytes, 0);
         atomic_store(&H.allocated_bytes, 0);
         if (apply() < 0) {
@@ -417,8 +535,10 @@ int mp_heap_account_use(int delta)
     mp_ptrmap_free(H.raw_map);
     H.raw_map = NULL;
     pthread_mutex_unlock(&H.raw_lock);
+    GIL_MAP_LOCK();
     mp_ptrmap_free(H.gil_map);
     H.gil_map = NULL;
+    GIL_MAP_UNLOCK();
     return 0;
 }
 
@@ -485,5 +605,8 @@ size_t mp_heap_own_bytes(void)
     pthread_mutex_lock(&H.raw_lock);
     size_t n = mp_ptrmap_bytes(H.raw_map);
     pthread_mutex_unlock(&H.raw_lock);
-    return n + mp_ptrmap_bytes(H.gil_map);
+    GIL_MAP_LOCK();
+    n += mp_ptrmap_bytes(H.gil_map);
+    GIL_MAP_UNLOCK();
+    return n;
 }

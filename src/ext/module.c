@@ -1,5 +1,6 @@
 /* memory_profiler._core: module definition and small functions. */
 #include "compat.h"
+#include "engine.h"
 
 #include "activator.h"
 #include "heap.h"
@@ -212,37 +213,55 @@ static PyObject *mod_sampling_period(PyObject *m, PyObject *args)
     return PyLong_FromLong(old);
 }
 
+/* Entries from Python take the engine lock (engine.h). */
+MP_LOCKED_METH(L_mod_peak_rss, mod_peak_rss)
+MP_LOCKED_METH(L_mod_sampling_period, mod_sampling_period)
+MP_LOCKED_KW(L_mod_memory, mod_memory)
+MP_LOCKED_METH(L_mod_backend_available, mod_backend_available)
+MP_LOCKED_METH(L_mod_heap_start, mod_heap_start)
+MP_LOCKED_METH(L_mod_heap_stop, mod_heap_stop)
+MP_LOCKED_METH(L_mod_heap_active, mod_heap_active)
+MP_LOCKED_METH(L_mod_heap_reinstalls, mod_heap_reinstalls)
+MP_LOCKED_METH(L_mod_own_bytes, mod_own_bytes)
+MP_LOCKED_METH(L_mod_tick_alive, mod_tick_alive)
+MP_LOCKED_METH(L_mod_function_labels, mod_function_labels)
+MP_LOCKED_METH(L_mod_native_slots, mod_native_slots)
+MP_LOCKED_METH(L_mod_inject_failures, mod_inject_failures)
+MP_LOCKED_METH(L_mp_guard_sigterm, mp_guard_sigterm)
+MP_LOCKED_METH(L_mod_wall_time, mod_wall_time)
+MP_LOCKED_KW(L_mp_show_results, mp_show_results)
+
 static PyMethodDef module_methods[] = {
-    {"peak_rss", mod_peak_rss, METH_NOARGS,
+    {"peak_rss", L_mod_peak_rss, METH_NOARGS,
      "peak_rss()\n--\n\nThe highest RSS of this process in bytes (the kernel's VmHWM, and\n"
      "the highest one seen before the peak column reset it)."},
-    {"sampling_period", mod_sampling_period, METH_VARARGS,
+    {"sampling_period", L_mod_sampling_period, METH_VARARGS,
      "sampling_period([microseconds])\n--\n\nThe fast mode's read period; with an argument,\n"
      "set it. Returns the previous value."},
-    {"memory", (PyCFunction)(void (*)(void))mod_memory, METH_VARARGS | METH_KEYWORDS, memory_doc},
-    {"backend_available", mod_backend_available, METH_O,
+    {"memory", (PyCFunction)(void (*)(void))L_mod_memory, METH_VARARGS | METH_KEYWORDS, memory_doc},
+    {"backend_available", L_mod_backend_available, METH_O,
      "backend_available(name)\n--\n\nWhether the named backend can be read here."},
-    {"heap_start", mod_heap_start, METH_NOARGS,
+    {"heap_start", L_mod_heap_start, METH_NOARGS,
      "Install the allocator hooks that count Python-heap bytes (idempotent)."},
-    {"heap_stop", mod_heap_stop, METH_NOARGS, "Remove the allocator hooks."},
-    {"heap_active", mod_heap_active, METH_NOARGS, "Whether the allocator hooks are installed."},
-    {"heap_reinstalls", mod_heap_reinstalls, METH_NOARGS,
+    {"heap_stop", L_mod_heap_stop, METH_NOARGS, "Remove the allocator hooks."},
+    {"heap_active", L_mod_heap_active, METH_NOARGS, "Whether the allocator hooks are installed."},
+    {"heap_reinstalls", L_mod_heap_reinstalls, METH_NOARGS,
      "How many times a hook dropped from the allocator chain was installed again."},
-    {"own_bytes", mod_own_bytes, METH_NOARGS,
+    {"own_bytes", L_mod_own_bytes, METH_NOARGS,
      "Bytes of the profiler's own bookkeeping (left out of RSS readings)."},
-    {"tick_alive", mod_tick_alive, METH_NOARGS, "Whether the tick thread exists."},
-    {"function_labels", mod_function_labels, METH_O,
+    {"tick_alive", L_mod_tick_alive, METH_NOARGS, "Whether the tick thread exists."},
+    {"function_labels", L_mod_function_labels, METH_O,
      "function_labels(names)\n--\n\nEach dotted name's shortest suffix that no other name\n"
      "shares (the reference's mprof.function_labels), in order."},
-    {"native_slots", mod_native_slots, METH_NOARGS,
+    {"native_slots", L_mod_native_slots, METH_NOARGS,
      "How many library call slots point at the native allocator hooks now."},
-    {"_inject_failures", mod_inject_failures, METH_O,
+    {"_inject_failures", L_mod_inject_failures, METH_O,
      "Tests: the next n frame pushes fail as if memory ran out."},
-    {"guard_sigterm", mp_guard_sigterm, METH_NOARGS,
+    {"guard_sigterm", L_mp_guard_sigterm, METH_NOARGS,
      "guard_sigterm()\n--\n\nMake SIGTERM end the program within a second even when Python\n"
      "cannot run its handler (call after setting a Python-level handler)."},
-    {"wall_time", mod_wall_time, METH_NOARGS, "time.time(), from C."},
-    {"show_results", (PyCFunction)(void (*)(void))mp_show_results, METH_VARARGS | METH_KEYWORDS,
+    {"wall_time", L_mod_wall_time, METH_NOARGS, "time.time(), from C."},
+    {"show_results", (PyCFunction)(void (*)(void))L_mp_show_results, METH_VARARGS | METH_KEYWORDS,
      mp_show_results_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -263,6 +282,7 @@ static int module_exec(PyObject *m)
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, (void *)module_exec},
     MP_MOD_SLOT_INTERPRETERS
+    MP_MOD_SLOT_GIL
     {0, NULL},
 };
 

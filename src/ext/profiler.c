@@ -4,6 +4,8 @@
  * GIL. The report writers are in report.c. */
 #include "profiler.h"
 
+#include "engine.h"
+
 #include "report.h"
 #include "tracer.h"
 
@@ -88,24 +90,56 @@ static int make_table(mp_profiler_t *p)
     return 0;
 }
 
-/* The --pdb-mmem hook: called by the engine (inside an event) the first
- * time a line ends above the limit. Never lets an exception out. */
+/* The --pdb-mmem hook. The engine calls on_limit in the middle of a line
+ * event, where no Python code may run (it could profile lines itself and
+ * move the thread's frames, or wait for a thread that waits for us): the
+ * call is kept and made by mp_profiler_flush when the event is over. */
+_Thread_local int mp_profiler_pending __attribute__((tls_model("initial-exec")));
+static _Thread_local struct {
+    PyObject *prof;      /* owned */
+    PyObject *frame;     /* owned */
+    double mib;
+} pending;
+
 static void on_limit(void *owner, const void *frame, int64_t now)
 {
     mp_profiler_t *p = owner;
-    if (p->on_exceed == NULL) {
+    if (p->on_exceed == NULL || pending.prof != NULL) {
         return;
     }
     PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
+    pending.prof = Py_NewRef((PyObject *)p);
+    pending.frame = Py_NewRef(fr ? fr : Py_None);
+    pending.mib = (double)now / 1048576.0;
+    mp_profiler_pending = 1;
+}
+
+void mp_profiler_run_pending(void)
+{
+    mp_profiler_pending = 0;
+    mp_profiler_t *p = (mp_profiler_t *)pending.prof;
+    PyObject *fr = pending.frame;
+    double mib = pending.mib;
+    pending.prof = pending.frame = NULL;
+    if (p == NULL) {
+        return;
+    }
     PyObject *et, *ev, *tb;
     PyErr_Fetch(&et, &ev, &tb);
-    PyObject *r = PyObject_CallFunction(p->on_exceed, "Od", fr ? fr : Py_None,
-                                        (double)now / 1048576.0);
-    if (r == NULL) {
-        PyErr_WriteUnraisable(p->on_exceed);
+    PyObject *hook = p->on_exceed ? Py_NewRef(p->on_exceed) : NULL;
+    if (hook != NULL) {
+        PyObject *args = Py_BuildValue("(Od)", fr, mib);
+        PyObject *r = args ? mp_engine_call(hook, args, NULL) : NULL;
+        if (r == NULL) {
+            PyErr_WriteUnraisable(hook);
+        }
+        Py_XDECREF(r);
+        Py_XDECREF(args);
+        Py_DECREF(hook);
     }
-    Py_XDECREF(r);
     PyErr_Restore(et, ev, tb);
+    Py_DECREF(fr);
+    Py_DECREF((PyObject *)p);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -339,18 +373,28 @@ static PyObject *profiler_add_code(PyObject *self, PyObject *args)
     if (has != 0) {
         return has < 0 ? NULL : Py_NewRef(Py_False);
     }
+    /* linecache is Python code: read the lines with the engine lock let go,
+     * then look again (another thread may have added the code meanwhile). */
+    int depth = mp_engine_release();
+    PyObject *lines = source_lines(filename);
+    mp_engine_reacquire(depth);
+    if (lines == NULL) {
+        return NULL;
+    }
+    has = PyDict_Contains(p->codes, code);
+    if (has != 0) {
+        Py_DECREF(lines);
+        return has < 0 ? NULL : Py_NewRef(Py_False);
+    }
     if (p->nblocks == p->cap) {
         Py_ssize_t ncap = p->cap ? p->cap * 2 : 4;
         mp_pyblock_t *nb = realloc(p->blocks, (size_t)ncap * sizeof(mp_pyblock_t));
         if (nb == NULL) {
+            Py_DECREF(lines);
             return PyErr_NoMemory();
         }
         p->blocks = nb;
         p->cap = ncap;
-    }
-    PyObject *lines = source_lines(filename);
-    if (lines == NULL) {
-        return NULL;
     }
     int idx = mp_table_add_block(p->table, first, nlines);
     if (idx < 0) {
@@ -768,49 +812,78 @@ static PyObject *profiler_get_lost(PyObject *self, void *closure)
     return PyLong_FromLongLong(mp_table_lost(((mp_profiler_t *)self)->table));
 }
 
+/* Entries from Python take the engine lock (engine.h). */
+MP_LOCKED_GET(L_profiler_get_exact, profiler_get_exact)
+MP_LOCKED_GET(L_profiler_get_columns, profiler_get_columns)
+MP_LOCKED_GET(L_profiler_get_code_map, profiler_get_code_map)
+MP_LOCKED_GET(L_profiler_get_backend, profiler_get_backend)
+MP_LOCKED_SET(L_profiler_set_backend, profiler_set_backend)
+MP_LOCKED_GET(L_profiler_get_enable_count, profiler_get_enable_count)
+MP_LOCKED_SET(L_profiler_set_enable_count, profiler_set_enable_count)
+MP_LOCKED_GET(L_profiler_get_enabled, profiler_get_enabled)
+MP_LOCKED_GET(L_profiler_get_include_children, profiler_get_include_children)
+MP_LOCKED_GET(L_profiler_get_max_mem, profiler_get_max_mem)
+MP_LOCKED_SET(L_profiler_set_max_mem, profiler_set_max_mem)
+MP_LOCKED_GET(L_profiler_get_on_exceed, profiler_get_on_exceed)
+MP_LOCKED_SET(L_profiler_set_on_exceed, profiler_set_on_exceed)
+MP_LOCKED_GET(L_profiler_get_lost, profiler_get_lost)
+MP_LOCKED_METH(L_profiler_add_code, profiler_add_code)
+MP_LOCKED_METH(L_profiler_add_alias, profiler_add_alias)
+MP_LOCKED_METH(L_profiler_enable, profiler_enable)
+MP_LOCKED_METH(L_profiler_disable, profiler_disable)
+MP_LOCKED_METH(L_profiler_enable_by_count, profiler_enable_by_count)
+MP_LOCKED_METH(L_profiler_disable_by_count, profiler_disable_by_count)
+MP_LOCKED_METH(L_profiler_blocks, profiler_blocks)
+MP_LOCKED_METH(L_profiler_has_block, profiler_has_block)
+MP_LOCKED_METH(L_profiler_to_json, profiler_to_json)
+MP_LOCKED_NEW(L_profiler_new, profiler_new)
+MP_LOCKED_INIT(L_profiler_init, profiler_init)
+MP_LOCKED_VOID(L_profiler_dealloc, profiler_dealloc)
+MP_LOCKED_INQUIRY(L_profiler_clear, profiler_clear)
+
 static PyGetSetDef profiler_getset[] = {
-    {"exact", profiler_get_exact, NULL, "whether memory is read on every line event", NULL},
-    {"columns", profiler_get_columns, NULL, "the optional report columns", NULL},
-    {"code_map", profiler_get_code_map, NULL,
+    {"exact", L_profiler_get_exact, NULL, "whether memory is read on every line event", NULL},
+    {"columns", L_profiler_get_columns, NULL, "the optional report columns", NULL},
+    {"code_map", L_profiler_get_code_map, NULL,
      "{code: {lineno: (increment, mem_usage, occurrences)}} in MiB (a fresh copy)", NULL},
-    {"backend", profiler_get_backend, profiler_set_backend, "the memory backend's name", NULL},
-    {"enable_count", profiler_get_enable_count, profiler_set_enable_count,
+    {"backend", L_profiler_get_backend, L_profiler_set_backend, "the memory backend's name", NULL},
+    {"enable_count", L_profiler_get_enable_count, L_profiler_set_enable_count,
      "this thread's nesting depth of enable_by_count", NULL},
-    {"enabled", profiler_get_enabled, NULL,
+    {"enabled", L_profiler_get_enabled, NULL,
      "whether frames starting now in this thread are recorded", NULL},
-    {"include_children", profiler_get_include_children, NULL, "children's memory counted", NULL},
-    {"max_mem", profiler_get_max_mem, profiler_set_max_mem,
+    {"include_children", L_profiler_get_include_children, NULL, "children's memory counted", NULL},
+    {"max_mem", L_profiler_get_max_mem, L_profiler_set_max_mem,
      "the --pdb-mmem limit in MiB, or None", NULL},
-    {"on_exceed", profiler_get_on_exceed, profiler_set_on_exceed,
+    {"on_exceed", L_profiler_get_on_exceed, L_profiler_set_on_exceed,
      "called (frame, MiB) the first time memory exceeds max_mem", NULL},
-    {"lost_events", profiler_get_lost, NULL,
+    {"lost_events", L_profiler_get_lost, NULL,
      "events dropped for lack of memory while this profiler existed (0: complete)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMethodDef profiler_methods[] = {
-    {"_add_block", profiler_add_code, METH_VARARGS, add_code_doc},
-    {"_add_alias", profiler_add_alias, METH_VARARGS, add_alias_doc},
-    {"enable", profiler_enable, METH_NOARGS, "Record in every thread (idempotent)."},
-    {"disable", profiler_disable, METH_NOARGS, "Stop recording in every thread (idempotent)."},
-    {"enable_by_count", profiler_enable_by_count, METH_NOARGS,
+    {"_add_block", L_profiler_add_code, METH_VARARGS, add_code_doc},
+    {"_add_alias", L_profiler_add_alias, METH_VARARGS, add_alias_doc},
+    {"enable", L_profiler_enable, METH_NOARGS, "Record in every thread (idempotent)."},
+    {"disable", L_profiler_disable, METH_NOARGS, "Stop recording in every thread (idempotent)."},
+    {"enable_by_count", L_profiler_enable_by_count, METH_NOARGS,
      "Record the calls of this thread; count one more."},
-    {"disable_by_count", profiler_disable_by_count, METH_NOARGS,
+    {"disable_by_count", L_profiler_disable_by_count, METH_NOARGS,
      "Count one less; stop recording this thread's calls at zero."},
-    {"_blocks", profiler_blocks, METH_NOARGS, blocks_doc},
-    {"_has_code", profiler_has_block, METH_O,
+    {"_blocks", L_profiler_blocks, METH_NOARGS, blocks_doc},
+    {"_has_code", L_profiler_has_block, METH_O,
      "_has_code(code)\n--\n\nWhether code counts in one of the blocks."},
-    {"to_json", profiler_to_json, METH_NOARGS,
+    {"to_json", L_profiler_to_json, METH_NOARGS,
      "to_json()\n--\n\nThe whole result as a JSON document (str), memory in bytes."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot profiler_slots[] = {
-    {Py_tp_new, (void *)profiler_new},
-    {Py_tp_init, (void *)profiler_init},
-    {Py_tp_dealloc, (void *)profiler_dealloc},
+    {Py_tp_new, (void *)L_profiler_new},
+    {Py_tp_init, (void *)L_profiler_init},
+    {Py_tp_dealloc, (void *)L_profiler_dealloc},
     {Py_tp_traverse, (void *)profiler_traverse},
-    {Py_tp_clear, (void *)profiler_clear},
+    {Py_tp_clear, (void *)L_profiler_clear},
     {Py_tp_methods, (void *)profiler_methods},
     {Py_tp_getset, (void *)profiler_getset},
     {Py_tp_doc, (void *)"LineProfiler(backend='psutil', include_children=False, max_mem=None,\n"

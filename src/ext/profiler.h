@@ -53,4 +53,17 @@ int mp_profiler_check(PyObject *obj);
 int mp_profiler_enter(PyObject *self);
 void mp_profiler_leave(PyObject *self);
 
+/* A profiler's on_exceed hook due in this thread (the engine found memory
+ * over max_mem during an event) is called by mp_profiler_flush, which the
+ * event source calls when each event is over, before it lets go of the
+ * engine lock. */
+extern _Thread_local int mp_profiler_pending __attribute__((tls_model("initial-exec")));
+void mp_profiler_run_pending(void);
+static inline void mp_profiler_flush(void)
+{
+    if (__builtin_expect(mp_profiler_pending, 0)) {
+        mp_profiler_run_pending();
+    }
+}
+
 #endif

@@ -7,6 +7,7 @@
  *   the tick thread's demand: mp_tick_want (atomic, in mp_tick). */
 #include "tracer.h"
 
+#include "engine.h"
 #include "heap.h"
 #include "../core/mp_native.h"
 #include "../core/mp_sampler.h"
@@ -235,6 +236,7 @@ static PyObject *fork_before(PyObject *m, PyObject *unused)
 {
     (void)m;
     (void)unused;
+    mp_engine_fork_before();
     mp_tick_fork_prepare();
     mp_sampler_fork_prepare();
     Py_RETURN_NONE;
@@ -246,6 +248,7 @@ static PyObject *fork_parent(PyObject *m, PyObject *unused)
     (void)unused;
     mp_sampler_fork_parent();
     mp_tick_fork_parent();
+    mp_engine_fork_parent();
     Py_RETURN_NONE;
 }
 
@@ -253,6 +256,7 @@ static PyObject *fork_child(PyObject *m, PyObject *unused)
 {
     (void)m;
     (void)unused;
+    mp_engine_fork_child();
     mp_lines_after_fork_child();
     mp_sampler_fork_child();
     mp_tick_fork_child((thread_enters > 0 || globals > 0) ? 1 : 0);

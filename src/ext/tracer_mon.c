@@ -9,8 +9,11 @@
  * loses its last; nothing happens per call. Nothing here depends on event
  * numbers (3.14 renumbered them): they are looked up by name.
  *
- * Globals: GIL. */
+ * Globals: the engine lock (engine.h). */
 #include "tracer.h"
+
+#include "engine.h"
+#include "profiler.h"
 
 #if MP_USE_MONITORING
 
@@ -167,7 +170,11 @@ typedef struct {
                           PyObject *kwnames)                                              \
     {                                                                                     \
         (void)kwnames;                                                                    \
-        return fn(self, args, PyVectorcall_NARGS(nargsf));                                \
+        mp_engine_lock();                                                                 \
+        PyObject *r_ = fn(self, args, PyVectorcall_NARGS(nargsf));                        \
+        mp_profiler_flush();                                                              \
+        mp_engine_unlock();                                                               \
+        return r_;                                                                        \
     }
 
 MP_DEFINE_VECTORCALL(vc_py_start, cb_py_start)
@@ -180,7 +187,11 @@ static PyObject *callback_call(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)kw;
     callback_t *c = (callback_t *)self;
-    return c->fn(self, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args));
+    mp_engine_lock();
+    PyObject *r = c->fn(self, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args));
+    mp_profiler_flush();
+    mp_engine_unlock();
+    return r;
 }
 
 static void callback_dealloc(PyObject *self)

@@ -21,6 +21,8 @@
  * Globals: GIL. */
 #include "tracer.h"
 
+#include "profiler.h"
+
 #if !MP_USE_MONITORING
 
 #include <string.h>
@@ -125,6 +127,7 @@ static int trace_func(PyObject *obj, PyFrameObject *frame, int what, PyObject *a
     default:
         break;
     }
+    mp_profiler_flush();
     return rc;
 }
 
