@@ -331,11 +331,12 @@ def test_attach_by_pid_ends_cleanly_when_the_process_exits(tmp_path):
 
 
 def test_attach_by_name(tmp_path):
-    sleeper = tmp_path / "mprofsleepy"
+    # A name of this run's own: another test run on the machine has one too.
+    sleeper = tmp_path / ("mpsleepy%d" % os.getpid())
     os.symlink("/bin/sleep", str(sleeper))
     target = subprocess.Popen([str(sleeper), "1"])
     try:
-        r = mprof("attach", "-o", "n.dat", "mprofsleep", cwd=tmp_path)
+        r = mprof("attach", "-o", "n.dat", "mpsleep%d" % os.getpid(), cwd=tmp_path)
     finally:
         target.wait()
     assert r.returncode == 0, r.stderr
