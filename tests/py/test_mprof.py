@@ -336,7 +336,7 @@ def test_attach_by_name(tmp_path):
     os.symlink("/bin/sleep", str(sleeper))
     target = subprocess.Popen([str(sleeper), "1"])
     try:
-        r = mprof("attach", "-o", "n.dat", "mpsleep%d" % os.getpid(), cwd=tmp_path)
+        r = mprof("attach", "-o", "n.dat", "sleepy%d" % os.getpid(), cwd=tmp_path)
     finally:
         target.wait()
     assert r.returncode == 0, r.stderr
