@@ -5,11 +5,25 @@ import subprocess
 import sys
 import time
 
+import sysconfig
+
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = os.path.join(ROOT, "tests", "targets")
 MIB = float(2 ** 20)
+
+# Free-threaded builds (3.13t): objects and list/dict storage are freed
+# through QSBR (their pages wait until no thread can still read them) and
+# mimalloc keeps freed pages resident, so RSS falls later than the line that
+# freed them, exactly as in the same program run without a profiler (see the
+# README, "Free-threaded Python"). Tests asserting an RSS fall at `del`, or a
+# fresh rise inside the test process after earlier tests freed memory, say
+# so with this.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+RSS_FALLS_LATER = "free-threaded build: RSS falls when QSBR and mimalloc give pages back, not at del"
+IN_PROCESS = ("; in the test process earlier tests' freed pages stay resident and new blocks reuse"
+              " them (tests/py/test_free_threading.py checks the same in fresh processes)")
 
 
 def env_with_us(**extra):

@@ -1,7 +1,7 @@
 """Per-line figures against memory known by construction (100 MiB lines)."""
 import pytest
 
-from conftest import parse_report, row_for, run_cli
+from conftest import FREE_THREADED, parse_report, row_for, run_cli
 
 N_MIB = 100.0
 
@@ -13,16 +13,26 @@ def report(fn, *extra):
     return rows
 
 
+def assert_freed(inc):
+    """The increment of a line that frees N_MIB: -N_MIB, or on free-threaded
+    builds anything from -N_MIB to 0 (RSS falls when CPython gives the pages
+    back, as without a profiler)."""
+    if FREE_THREADED:
+        assert -N_MIB - 2 <= inc <= 2
+    else:
+        assert abs(inc + N_MIB) <= 2
+
+
 def test_bytes_line_and_del():
     rows = report("bytes_line")
     assert abs(row_for(rows, "x = b'x' * N")[1] - N_MIB) <= 2
-    assert abs(row_for(rows, "del x")[1] + N_MIB) <= 2
+    assert_freed(row_for(rows, "del x")[1])
 
 
 def test_list_line_and_del():
     rows = report("list_line")
     assert abs(row_for(rows, "x = [0] * (N // 8)")[1] - N_MIB) <= 2
-    assert abs(row_for(rows, "del x")[1] + N_MIB) <= 2
+    assert_freed(row_for(rows, "del x")[1])
 
 
 def test_numpy_ones_line_and_del():
@@ -50,7 +60,10 @@ def test_loop_of_three_occurrences_and_net_change():
     keep = row_for(rows, "return keep")[0] - row_for(rows, "@profile")[0]
     # increments of one call sum to its net change (mem after - mem before)
     assert abs(total - keep) <= 0.01 * 3 + 0.005 * len(rows)
-    assert abs(total - 3 * N_MIB / 10) <= 3
+    if FREE_THREADED:  # the last x may still be resident at return
+        assert 3 * N_MIB / 10 - 3 <= total <= 3 * N_MIB / 10 + N_MIB + 3
+    else:
+        assert abs(total - 3 * N_MIB / 10) <= 3
 
 
 def test_numpy_zeros_show_where_written(tmp_path):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import MIB, parse_report, row_for, run_cli
+from conftest import FREE_THREADED, MIB, parse_report, row_for, run_cli
 
 HEADER = "Line #    Mem usage    Increment  Occurrences   Line Contents"
 
@@ -19,7 +19,10 @@ def test_readme_example_increments():
     d = row_for(rows, "del b")
     assert abs(a[1] - 7.63) < 0.3
     assert abs(b[1] - 152.59) < 2
-    assert abs(d[1] + 152.59) < 2
+    if FREE_THREADED:  # list storage is freed through QSBR, later
+        assert -152.59 - 2 < d[1] < 2
+    else:
+        assert abs(d[1] + 152.59) < 2
     # The corrected rule: the decorator line shows ~0, not total memory.
     assert abs(row_for(rows, "@profile")[1]) < 0.5
 

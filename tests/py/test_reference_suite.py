@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, env_with_us, run_watched
+from conftest import FREE_THREADED, RSS_FALLS_LATER, ROOT, env_with_us, run_watched
 
 SUITE = os.path.join(ROOT, ".venv", "ref-suite", "test")
 pytestmark = pytest.mark.skipif(
@@ -44,6 +44,9 @@ SHIM = ("import unittest\n"
 @pytest.mark.parametrize("name", UNDER_CLI + PLAIN)
 def test_reference_suite_file(tmp_path, name):
     assert os.path.isdir(SUITE), "CI must fetch the reference's suite (tools/venvs.sh)"
+    if FREE_THREADED and name == "test_increment_display.py":
+        # It asserts that `del` of a list shows a negative increment.
+        pytest.skip(RSS_FALLS_LATER)
     work = tmp_path / "suite"
     shutil.copytree(SUITE, str(work / "test"))
     shim = tmp_path / "shim"

@@ -10,6 +10,7 @@ import pytest
 
 import memory_profiler as mp
 from memory_profiler import memory_usage
+from conftest import FREE_THREADED, IN_PROCESS, RSS_FALLS_LATER
 
 MIB = 2 ** 20
 
@@ -48,6 +49,7 @@ def test_bad_tuple_is_a_value_error():
         memory_usage((spike, (), {}, "extra"))
 
 
+@pytest.mark.skipif(FREE_THREADED, reason=RSS_FALLS_LATER + IN_PROCESS)
 def test_max_usage_catches_a_5ms_spike_at_the_default_interval():
     base = memory_usage()[0]
     peak = memory_usage((spike, (100 * MIB, 0.005)), max_usage=True)
