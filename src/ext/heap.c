@@ -67,6 +67,9 @@ static struct {
      * malloc_usable_size must never see: there a large block's free sends no
      * signal (mimalloc keeps freed memory resident anyway, see the README). */
     int objects_are_malloc;
+    /* ...or from an allocator that cannot tell a block's size (mimalloc):
+     * the large ones are remembered (big_add). */
+    int objects_sizeless;
     int detected;
 } H = {
     .raw_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -109,6 +112,68 @@ static inline void add_churn(size_t n)
  * ones that can move RSS. */
 #define LARGE_BLOCK 512
 
+/* Where MEM and OBJ are served by an allocator whose block sizes cannot be
+ * asked (mimalloc: every free-threaded build), the fast mode's watch keeps
+ * the addresses of the live blocks of WATCH_THRESHOLD bytes or more, so that
+ * their free, which can give pages back, signals a read too. A lock-free
+ * open-addressing set: allocations and frees come from every thread at
+ * once; a free looks up one or two slots while few large blocks live. When
+ * it is full a large block goes untracked (its free then waits for the
+ * tick). */
+#define BIG_SLOTS 4096u
+#define BIG_PROBES 32u
+#define BIG_TOMB ((uintptr_t)1)
+static _Atomic uintptr_t big_addr[BIG_SLOTS];
+static _Atomic size_t big_size[BIG_SLOTS];
+static atomic_long big_live;
+
+static inline unsigned big_hash(uintptr_t p)
+{
+    return (unsigned)((p >> 12) * 0x9E3779B97F4A7C15ull >> 40) & (BIG_SLOTS - 1);
+}
+
+static void big_add(void *ptr, size_t size)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    unsigned h = big_hash(p);
+    for (unsigned k = 0; k < BIG_PROBES; k++) {
+        unsigned i = (h + k) & (BIG_SLOTS - 1);
+        uintptr_t cur = atomic_load_explicit(&big_addr[i], memory_order_relaxed);
+        if ((cur == 0 || cur == BIG_TOMB)
+            && atomic_compare_exchange_strong(&big_addr[i], &cur, p)) {
+            atomic_store_explicit(&big_size[i], size, memory_order_relaxed);
+            atomic_fetch_add_explicit(&big_live, 1, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+/* The size of ptr if it was tracked (and now is not), else 0. */
+static size_t big_take(void *ptr)
+{
+    if (atomic_load_explicit(&big_live, memory_order_relaxed) == 0) {
+        return 0;
+    }
+    uintptr_t p = (uintptr_t)ptr;
+    unsigned h = big_hash(p);
+    for (unsigned k = 0; k < BIG_PROBES; k++) {
+        unsigned i = (h + k) & (BIG_SLOTS - 1);
+        uintptr_t cur = atomic_load_explicit(&big_addr[i], memory_order_relaxed);
+        if (cur == 0) {
+            return 0;
+        }
+        if (cur == p) {
+            size_t size = atomic_load_explicit(&big_size[i], memory_order_relaxed);
+            if (atomic_compare_exchange_strong(&big_addr[i], &cur, BIG_TOMB)) {
+                atomic_fetch_sub_explicit(&big_live, 1, memory_order_relaxed);
+                return size;
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* RAW blocks come straight from malloc unless a debug allocator wraps them
  * (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses point
  * inside malloc's blocks and malloc_usable_size must not be asked. */
@@ -122,6 +187,11 @@ static void note_alloc(const hook_t *h, void *ptr, size_t size)
     if (atomic_load_explicit(&H.watching, memory_order_relaxed)
         && (h->domain == PYMEM_DOMAIN_RAW || size > LARGE_BLOCK)) {
         add_churn(size);
+        if (h->domain != PYMEM_DOMAIN_RAW && H.objects_sizeless
+            && size >= (size_t)WATCH_THRESHOLD
+            && !atomic_load_explicit(&H.accounting, memory_order_relaxed)) {
+            big_add(ptr, size);
+        }
     }
     if (!atomic_load_explicit(&H.accounting, memory_order_relaxed)) {
         return;
@@ -159,6 +229,11 @@ static size_t note_free(const hook_t *h, void *ptr)
         } else if (!counting && H.objects_are_malloc) {
             size_t n = mp_alloc_usable_size(ptr);
             if (n > LARGE_BLOCK) {
+                add_churn(n);
+            }
+        } else if (!counting && H.objects_sizeless) {
+            size_t n = big_take(ptr);
+            if (n > 0) {
                 add_churn(n);
             }
         }
@@ -450,6 +525,7 @@ static void detect(void)
     detect_debug_hooks();
     /* Debug hooks (which wrap every domain) move the addresses too. */
     H.objects_are_malloc = H.raw_is_malloc && env != NULL && strcmp(env, "malloc") == 0;
+    H.objects_sizeless = H.objects_from_malloc && !H.objects_are_malloc;
 }
 
 /* Which domains must be hooked for the current uses. */
@@ -479,6 +555,13 @@ static int apply(void)
         }
     }
     atomic_store(&H.watching, H.watch_users > 0);
+    if (H.watch_users == 0 && atomic_load(&big_live) != 0) {
+        /* Blocks freed while nobody watched were never taken out. */
+        for (unsigned i = 0; i < BIG_SLOTS; i++) {
+            atomic_store_explicit(&big_addr[i], 0, memory_order_relaxed);
+        }
+        atomic_store(&big_live, 0);
+    }
     return 0;
 }
 

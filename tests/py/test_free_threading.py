@@ -217,3 +217,53 @@ def test_fork_while_other_threads_profile(tmp_path):
         print(statuses)
         """, timeout=120)
     assert r.stdout.strip() == "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"
+
+
+@pytest.mark.parametrize("columns", [(), ("heap",)])
+def test_large_blocks_trigger_a_read_in_a_fresh_process(tmp_path, columns):
+    # The fast mode reads memory when the tick says so or when the allocator
+    # hooks see a large block. With the tick made 10 s long only the hooks
+    # can: each line must still get its own increment, the one the same
+    # lines make without a profiler. On free-threaded builds large blocks
+    # never reach the RAW domain (mimalloc serves MEM and OBJ), so the hooks
+    # watch all three there; and mimalloc keeps a freed 150 MiB block
+    # resident (measured: RSS does not fall at `del b` without a profiler
+    # either), so there the truth of the last line is 0. Fresh processes: no
+    # earlier frees whose resident pages a new block could reuse.
+    body = """\
+        def two_lines():
+            a = bytearray(40 << 20)
+            b = bytearray(150 << 20)
+            del b
+            return len(a)
+        """
+    plain = run_prog(tmp_path, """\
+        def rss():
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * 4096 / 2.0 ** 20
+        r0 = rss()
+        a = bytearray(40 << 20)
+        r1 = rss()
+        b = bytearray(150 << 20)
+        r2 = rss()
+        del b
+        r3 = rss()
+        print(r1 - r0, r2 - r1, r3 - r2)
+        """)
+    want = list(map(float, plain.stdout.split()))
+    if not FREE_THREADED:
+        assert abs(want[0] - 40) < 1 and abs(want[1] - 150) < 2 and abs(want[2] + 150) < 2, want
+    r = run_prog(tmp_path, """\
+        import memory_profiler as mp
+        mp.sampling_period(10_000_000)
+        prof = mp.LineProfiler(columns=%r)
+        %s
+        prof.add_function(two_lines)
+        with prof:
+            two_lines()
+        first = two_lines.__code__.co_firstlineno
+        rows = prof.code_map[two_lines.__code__]
+        print(" ".join("%%.2f" %% rows[first + i][0] for i in (1, 2, 3)))
+        """ % (columns, textwrap.indent(textwrap.dedent(body), "        ").lstrip()))
+    got = list(map(float, r.stdout.split()))
+    assert all(abs(g - w) < 2 for g, w in zip(got, want)), (got, want)
