@@ -40,7 +40,8 @@ def interpreters(only):
     for b in sorted(glob.glob(os.path.join(ROOT, ".venv", "bench-3.*", "bin", "python"))):
         v = b.split("bench-")[1].split(os.sep)[0]
         found.append((v, b))
-    found.sort(key=lambda vb: tuple(int(x) for x in vb[0].split(".")))
+    # "3.13t" (free-threaded) right after "3.13"
+    found.sort(key=lambda vb: tuple(int(x.rstrip("t")) for x in vb[0].split(".")) + (vb[0].endswith("t"),))
     if not found:
         v = "%d.%d" % sys.version_info[:2]
         found = [(v, sys.executable)]

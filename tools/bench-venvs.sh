@@ -11,7 +11,7 @@ for t in "$root"/.venv/test-3.*; do
     b="$root/.venv/bench-$v"
     if [ ! -x "$b/bin/python" ]; then
         "$t/bin/python" -c 'import sys; print(sys.base_prefix)' > /dev/null
-        base=$("$t/bin/python" -c 'import sys, os; print(os.path.join(sys.base_prefix, "bin", "python%d.%d" % sys.version_info[:2]))')
+        base=$("$t/bin/python" -c 'import sys, os; print(os.path.join(sys.base_prefix, "bin", "python%d.%d%s" % (sys.version_info[:2] + ("t" if "t" in sys.abiflags else "",))))')
         "$base" -m venv "$b" >&2
         "$b/bin/python" -m pip install -q --disable-pip-version-check -U pip >&2
         "$b/bin/python" -m pip install -q --disable-pip-version-check numpy >&2

@@ -10,6 +10,11 @@
 #               the ASan runtime preloaded and PYTHONMALLOC=malloc)
 #   valgrind    C tests, mprof run/peak/plot under memcheck
 #   fuzz        every libFuzzer target for FUZZ_SECONDS each (tools/fuzz.sh)
+#   tsan        ThreadSanitizer on the free-threaded 3.13t (tools/ft.sh): the
+#               extension instrumented, the runtime preloaded, the threaded
+#               tests with the GIL off (suppressions: tools/tsan.supp, CPython
+#               internals only). Not run where 3.13t was not built, unless
+#               MP_REQUIRE_FT=1.
 #   harness     the differential harness's long run (HARNESS_EXAMPLES programs,
 #               default 300) on the oldest and the newest interpreter found
 #   sid         in the Debian sid root (tools/sid.sh): -Werror with sid's gcc
@@ -17,14 +22,15 @@
 #               are tagged "(sid)". Not run where the root cannot be made
 #               (not root, no debootstrap), unless MP_REQUIRE_SID=1.
 #
-# Environment: CHECK_STEPS (default "warnings static sanitizers valgrind fuzz sid"),
+# Environment: CHECK_STEPS (default "warnings static sanitizers valgrind fuzz tsan
+# harness sid"),
 # SAN_PYTHONS (interpreters for the sanitized Python suite, as paths, or
 # "all"; default the oldest, the newest up to 3.11 and the newest found by
 # tools/venvs.sh: one per tracing design), FUZZ_SECONDS (default 60).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-steps=${CHECK_STEPS:-warnings static sanitizers valgrind fuzz harness sid}
+steps=${CHECK_STEPS:-warnings static sanitizers valgrind fuzz tsan harness sid}
 tag=${MP_CHECK_TAG:+ $MP_CHECK_TAG}
 work=$root/build/check
 mkdir -p "$work"
@@ -39,6 +45,11 @@ row() { # tool | what | cases | result
 
 mapfile -t pythons < <(tools/venvs.sh)
 first_python=${pythons[0]:-python3}
+# The free-threaded build, where make test made it (tools/ft.sh).
+ft_python=""
+[ -x "$root/.venv/test-3.13t/bin/python" ] && ft_python=$root/.venv/test-3.13t/bin/python
+builds=("${pythons[@]}")
+[ -n "$ft_python" ] && builds+=("$ft_python")
 
 # A copy of the sources, built in place with other flags, so the normal
 # in-place build stays untouched.
@@ -61,7 +72,7 @@ step_warnings() {
         local ccv
         ccv="$cc $("$cc" -dumpversion)"
         local n=0 ok=1
-        for py in "${pythons[@]}"; do
+        for py in "${builds[@]}"; do
             if make -s -C "$t" CC="$cc" PYTHON="$py" ext >"$t/build.log" 2>&1; then
                 n=$((n + 1))
             else
@@ -75,7 +86,7 @@ step_warnings() {
             ok=0
             cat "$t/build.log"
         fi
-        row "$ccv" "-Wall -Wextra -Wshadow -Wformat=2 ... -Werror: ext x${#pythons[@]}, mprof, C tests" "$n builds" \
+        row "$ccv" "-Wall -Wextra -Wshadow -Wformat=2 ... -Werror: ext x${#builds[@]}${ft_python:+ (3.13t too)}, mprof, C tests" "$n builds" \
             "$([ $ok = 1 ] && echo pass || echo FAIL)"
     done
 }
@@ -254,6 +265,51 @@ step_harness() {
             row harness "generated programs vs construction, Python $v" "$n programs" FAIL
         fi
     done
+}
+
+# The threaded tests: test_free_threading.py, and the thread tests of the
+# trust suite (fork-among-threads cases excluded: TSan will not start threads
+# in a child forked from a multi-threaded process).
+TSAN_TESTS=(tests/py/test_free_threading.py "tests/py/test_trust.py -k thread and not fork and not pool")
+
+step_tsan() {
+    if [ -z "$ft_python" ]; then
+        if [ "${MP_REQUIRE_FT:-0}" = 1 ]; then
+            row ThreadSanitizer "3.13t, the GIL off (tools/ft.sh)" - FAIL
+        else
+            row ThreadSanitizer "3.13t, the GIL off: no free-threaded build (tools/ft.sh)" - "not run"
+        fi
+        return
+    fi
+    local t logs out=$work/tsan.log
+    t=$(tree tsan)
+    logs=$work/tsan-logs
+    rm -rf "$logs"
+    mkdir -p "$logs"
+    if ! make -s -C "$t" SAN="-fsanitize=thread" OPT="-O1 -g" PYTHON="$ft_python" ext >"$work/tsan-build.log" 2>&1; then
+        tail -20 "$work/tsan-build.log"
+        row ThreadSanitizer "3.13t threaded tests, the GIL off (ext instrumented)" - FAIL
+        return
+    fi
+    local rc=0 spec
+    : >"$out"
+    for spec in "${TSAN_TESTS[@]}"; do
+        local file=${spec%% *} sel=""
+        [ "$file" != "$spec" ] && sel=${spec#* -k }
+        # shellcheck disable=SC2086
+        (cd "$t" && LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" PYTHON_GIL=0 MP_SANITIZED=1 \
+            TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 suppressions=$root/tools/tsan.supp log_path=$logs/tsan" \
+            PYTHONPATH="$t" "$ft_python" -m pytest -q -p no:cacheprovider "$file" ${sel:+-k "$sel"}) >>"$out" 2>&1 || rc=1
+    done
+    local summary
+    summary=$(grep -E "passed|failed" "$out" | awk '{p += $1} END {print p " tests"}')
+    if [ $rc = 0 ] && [ -z "$(ls -A "$logs")" ]; then
+        row ThreadSanitizer "3.13t threaded tests, the GIL off (ext instrumented)" "$summary" pass
+    else
+        tail -40 "$out"
+        head -80 "$logs"/* 2>/dev/null
+        row ThreadSanitizer "3.13t threaded tests, the GIL off (ext instrumented)" "$summary" FAIL
+    fi
 }
 
 step_sid() {

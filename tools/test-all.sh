@@ -3,9 +3,11 @@
 # (tools/venvs.sh), the extension built in place for each: 3.8-3.13 from pyenv
 # (or MP_PYTHON_VERSIONS), then 3.14 and 3.15 in the Debian sid root of
 # tools/sid.sh where this machine can make one (root, debootstrap, unshare).
+# Then the free-threaded 3.13t of tools/ft.sh (built from source once, about
+# 10 minutes) with the GIL off, where it can be built (MP_NO_FT=1 skips it).
 # Ends with the list of interpreters that ran; exits non-zero if any failed,
-# none was found, or (with MP_REQUIRE_SID=1, as CI sets) the sid root could
-# not be used.
+# none was found, or (with MP_REQUIRE_SID=1 / MP_REQUIRE_FT=1, as CI sets)
+# the sid root or the free-threaded build could not be used.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,6 +30,24 @@ for py in "${pythons[@]}"; do
         failed+=("$v")
     fi
 done
+# Free-threaded CPython: PYTHON_GIL=0 as well, so that a module of ours
+# that needed the GIL would fail here instead of turning it back on.
+if [ "${MP_NO_FT:-0}" != 1 ]; then
+    if tools/ft.sh can && ftpy=$(tools/ft.sh venvs); then
+        echo "=== Python 3.13t ($ftpy), the GIL off"
+        ran+=("3.13t")
+        if ! make -s ext mprof PYTHON="$ftpy"; then
+            failed+=("3.13t(build)")
+        elif ! PYTHON_GIL=0 PYTHONPATH="$root" "$ftpy" -m pytest -q \
+            -p no:cacheprovider tests/py; then
+            failed+=("3.13t")
+        fi
+    elif [ "${MP_REQUIRE_FT:-0}" = 1 ]; then
+        failed+=("3.13t(not built)")
+    else
+        echo "=== 3.13t not run: tools/ft.sh could not build it"
+    fi
+fi
 sid_note=""
 if [ "${MP_NO_SID:-0}" != 1 ]; then
     if tools/sid.sh can; then
