@@ -57,7 +57,7 @@ test)
             failed+=("$ver")
         fi
     done
-    echo "=== PySpark failed: ${failed[*]}"
+    echo "=== PySpark: ${failed[*]:-all passed}${failed[*]:+ failed}"
     [ "${#failed[@]}" -eq 0 ]
     ;;
 *) echo "usage: tools/spark.sh can|test|python" >&2; exit 2 ;;
