@@ -95,32 +95,30 @@ static int make_table(mp_profiler_t *p)
  * move the thread's frames, or wait for a thread that waits for us): the
  * call is kept and made by mp_profiler_flush when the event is over. */
 _Thread_local int mp_profiler_pending __attribute__((tls_model("initial-exec")));
-static _Thread_local struct {
-    PyObject *prof;      /* owned */
-    PyObject *frame;     /* owned */
-    double mib;
-} pending;
+static _Thread_local PyObject *pending_prof;   /* owned */
+static _Thread_local PyObject *pending_frame;  /* owned */
+static _Thread_local double pending_mib;
 
 static void on_limit(void *owner, const void *frame, int64_t now)
 {
     mp_profiler_t *p = owner;
-    if (p->on_exceed == NULL || pending.prof != NULL) {
+    if (p->on_exceed == NULL || pending_prof != NULL) {
         return;
     }
     PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
-    pending.prof = Py_NewRef((PyObject *)p);
-    pending.frame = Py_NewRef(fr ? fr : Py_None);
-    pending.mib = (double)now / 1048576.0;
+    pending_prof = Py_NewRef((PyObject *)p);
+    pending_frame = Py_NewRef(fr ? fr : Py_None);
+    pending_mib = (double)now / 1048576.0;
     mp_profiler_pending = 1;
 }
 
 void mp_profiler_run_pending(void)
 {
     mp_profiler_pending = 0;
-    mp_profiler_t *p = (mp_profiler_t *)pending.prof;
-    PyObject *fr = pending.frame;
-    double mib = pending.mib;
-    pending.prof = pending.frame = NULL;
+    mp_profiler_t *p = (mp_profiler_t *)pending_prof;
+    PyObject *fr = pending_frame;
+    double over = pending_mib;
+    pending_prof = pending_frame = NULL;
     if (p == NULL) {
         return;
     }
@@ -128,7 +126,7 @@ void mp_profiler_run_pending(void)
     PyErr_Fetch(&et, &ev, &tb);
     PyObject *hook = p->on_exceed ? Py_NewRef(p->on_exceed) : NULL;
     if (hook != NULL) {
-        PyObject *args = Py_BuildValue("(Od)", fr, mib);
+        PyObject *args = Py_BuildValue("(Od)", fr, over);
         PyObject *r = args ? mp_engine_call(hook, args, NULL) : NULL;
         if (r == NULL) {
             PyErr_WriteUnraisable(hook);
