@@ -16,11 +16,11 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 SANITIZED = os.environ.get("MP_SANITIZED") == "1"
 
 
-def run_prog(tmp_path, source, timeout=300):
+def run_prog(tmp_path, source, timeout=300, env=None):
     script = tmp_path / "prog.py"
     script.write_text(textwrap.dedent(source))
     r = run_watched([sys.executable, "-W", "error::RuntimeWarning", str(script)],
-                    cwd=str(tmp_path), timeout=timeout, env=env_with_us())
+                    cwd=str(tmp_path), timeout=timeout, env=env or env_with_us())
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])
     return r
 
@@ -28,8 +28,11 @@ def run_prog(tmp_path, source, timeout=300):
 @pytest.mark.skipif(not FREE_THREADED, reason="a free-threaded build only")
 def test_importing_us_leaves_the_gil_off(tmp_path):
     # Without Py_mod_gil (or with Py_MOD_GIL_USED) CPython turns the GIL on at
-    # import and warns; -W error makes that warning fatal.
-    r = run_prog(tmp_path, """\
+    # import and warns; -W error makes that warning fatal. (Not with
+    # PYTHON_GIL=0, which make test sets: that keeps the GIL off anyway.)
+    env = env_with_us()
+    env.pop("PYTHON_GIL", None)
+    r = run_prog(tmp_path, env=env, source="""\
         import sys
         import memory_profiler
         from memory_profiler import _core
