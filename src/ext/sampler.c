@@ -1,6 +1,7 @@
 /* _core.Sampler: the C sampling thread (src/core/mp_sampler) as a Python
  * object for memory_usage(). Methods release the GIL while they wait. */
 #include "compat.h"
+#include "engine.h"
 
 #include "heap.h"
 #include "sampler.h"
@@ -191,26 +192,36 @@ static PyObject *sampler_get_finished(PyObject *self, void *closure)
     return PyBool_FromLong(o->s != NULL && mp_sampler_finished(o->s));
 }
 
+/* Entries from Python take the engine lock (engine.h). */
+MP_LOCKED_METH(L_sampler_start, sampler_start)
+MP_LOCKED_METH(L_sampler_stop, sampler_stop)
+MP_LOCKED_KW(L_sampler_samples, sampler_samples)
+MP_LOCKED_METH(L_sampler_peak, sampler_peak)
+MP_LOCKED_GET(L_sampler_get_gone, sampler_get_gone)
+MP_LOCKED_GET(L_sampler_get_finished, sampler_get_finished)
+MP_LOCKED_INIT(L_sampler_init, sampler_init)
+MP_LOCKED_VOID(L_sampler_dealloc, sampler_dealloc)
+
 static PyMethodDef sampler_methods[] = {
-    {"start", sampler_start, METH_NOARGS,
+    {"start", L_sampler_start, METH_NOARGS,
      "Take the first sample, reset the peak mark, start sampling."},
-    {"stop", sampler_stop, METH_NOARGS, "Stop sampling now and take a last sample."},
-    {"samples", (PyCFunction)(void (*)(void))sampler_samples, METH_VARARGS | METH_KEYWORDS,
+    {"stop", L_sampler_stop, METH_NOARGS, "Stop sampling now and take a last sample."},
+    {"samples", (PyCFunction)(void (*)(void))L_sampler_samples, METH_VARARGS | METH_KEYWORDS,
      samples_doc},
-    {"peak", sampler_peak, METH_NOARGS,
+    {"peak", L_sampler_peak, METH_NOARGS,
      "The highest memory seen, bytes (the kernel's peak mark where it could be reset)."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef sampler_getset[] = {
-    {"gone", sampler_get_gone, NULL, "the sampled process has exited", NULL},
-    {"finished", sampler_get_finished, NULL, "the thread stopped by itself", NULL},
+    {"gone", L_sampler_get_gone, NULL, "the sampled process has exited", NULL},
+    {"finished", L_sampler_get_finished, NULL, "the thread stopped by itself", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot sampler_slots[] = {
-    {Py_tp_init, (void *)sampler_init},
-    {Py_tp_dealloc, (void *)sampler_dealloc},
+    {Py_tp_init, (void *)L_sampler_init},
+    {Py_tp_dealloc, (void *)L_sampler_dealloc},
     {Py_tp_methods, (void *)sampler_methods},
     {Py_tp_getset, (void *)sampler_getset},
     {Py_tp_doc, (void *)"Sampler(pid=0, interval=0.1, backend='psutil', include_children=False,"
