@@ -107,6 +107,14 @@ int mp_activator_enter(PyObject *self)
         Py_DECREF(prof);
         return -1;
     }
+    /* The factory ran Python code, which may have entered other profiled
+     * calls here and moved this thread's call list. */
+    c = call_of(a, 0);
+    if (c == NULL) {
+        mp_profiler_leave(prof);
+        Py_DECREF(prof);
+        return 0;
+    }
     c->prof = prof;
     return 0;
 }

@@ -96,8 +96,13 @@ static PyObject *cb_py_start(PyObject *self, PyObject *const *args, Py_ssize_t n
         void *act = mp_code_data(c);
         if (act != NULL) {
             mp_activator_event(act, 1);
+            /* The decorator's profiler factory ran Python code, with the
+             * engine lock let go: the registry may have changed. */
+            c = mp_code_get(args[0]);
         }
-        mp_lines_start(c, NULL, mp_code_first_line(c));
+        if (c != NULL) {
+            mp_lines_start(c, NULL, mp_code_first_line(c));
+        }
     }
     Py_RETURN_NONE;
 }
