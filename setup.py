@@ -13,7 +13,7 @@ with open("pyproject.toml") as f:
 
 core = ["src/core/mp_alloc.c", "src/core/mp_sampler.c", "src/core/mp_tick.c", "src/core/mp_clock.c", "src/core/mp_meter.c", "src/core/mp_proc.c",
         "src/core/mp_json.c", "src/core/mp_labels.c", "src/core/mp_lines.c", "src/core/mp_native.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c",
-        "src/core/mp_datafile.c"]
+        "src/core/mp_datafile.c", "src/core/mp_jsonread.c", "src/core/mp_linediff.c"]
 ext = sorted(glob.glob("src/ext/*.c"))
 
 

@@ -14,6 +14,7 @@ import memory_profiler as mp
 
 _USAGE = ("python -m memory_profiler [-h] [--columns peak,heap,native,explain] [--exact]\n"
           "       [--json FILE] [-o FILE] [--precision N] [--backend NAME]\n"
+          "       [--baseline FILE [--diff-metric M] [--max-line SIZE] [--max-total SIZE]]\n"
           "       [--include-children] [--timestamp] [--pdb-mmem MAXMEM] [--version]\n"
           "       script.py | module | folder [args ...]")
 _PROG = "python -m memory_profiler"
@@ -54,13 +55,29 @@ def _parse(argv):
                         "have changed")
     p.add_argument("--json", dest="json_filename", metavar="FILE", default=None,
                    help="also write the whole result as JSON to FILE")
+    p.add_argument("--baseline", dest="baseline", metavar="FILE", default=None,
+                   help="after the report, compare it line by line with FILE (a --json "
+                        "report of an earlier run), as mprof diff does; exit status 7 "
+                        "when a limit below is passed")
+    p.add_argument("--diff-metric", dest="diff_metric", default="auto",
+                   choices=["auto", "increment", "heap", "heap-alloc", "native", "peak"],
+                   help="what --baseline compares (auto: heap if both have it, else "
+                        "increment)")
+    p.add_argument("--max-line", dest="max_line", metavar="SIZE", default=None,
+                   help="with --baseline: fail when a line grows by more than SIZE (24MB)")
+    p.add_argument("--max-total", dest="max_total", metavar="SIZE", default=None,
+                   help="with --baseline: fail when a function grows by more than SIZE")
     # Accepted for the 2012 announcement's command line; line-by-line and
     # verbose output are what this tool always does.
     p.add_argument("-l", dest="_l", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-v", dest="_v", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("program", nargs=argparse.REMAINDER,
                    help="python script or module followed by command line arguments")
-    args = p.parse_args(argv)
+    # Everything from the program on is the program's: split there first, so
+    # that its own arguments are never read as (abbreviations of) ours.
+    ours, program = _split_at_program(p, argv)
+    args = p.parse_args(ours)
+    args.program = program
     if not args.program:
         print("A program to run must be provided. Use -h for help")
         sys.exit(1)
@@ -72,7 +89,61 @@ def _parse(argv):
         args.columns = mp._columns(args.columns)
     except ValueError as e:
         p.error("argument --columns: %s" % e)
+    for name in ("max_line", "max_total"):
+        value = getattr(args, name)
+        if value is not None:
+            if args.baseline is None:
+                p.error("argument --%s: only with --baseline" % name.replace("_", "-"))
+            try:
+                setattr(args, name, mp._core.parse_size(value))
+            except ValueError as e:
+                p.error("argument --%s: %s" % (name.replace("_", "-"), e))
+    if args.baseline is not None:
+        args.baseline = _read_baseline(args.baseline, args)
     return args
+
+
+def _split_at_program(parser, argv):
+    """(our arguments, [program, its arguments]): the program is the first
+    argument that is neither an option of ours nor an option's value."""
+    takes_value = {}
+    for action in parser._actions:
+        for s in action.option_strings:
+            takes_value[s] = action.nargs != 0
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return argv[:i], argv[i + 1:]
+        if not a.startswith("-") or a == "-":
+            return argv[:i], argv[i:]
+        if a.startswith("--") and "=" not in a:
+            hits = [s for s in takes_value if s == a] or \
+                [s for s in takes_value if s.startswith("--") and s.startswith(a)]
+            if len(hits) == 1 and takes_value[hits[0]]:
+                i += 1
+        elif not a.startswith("--") and len(a) == 2 and takes_value.get(a):
+            i += 1  # -o FILE (not -oFILE)
+        i += 1
+    return argv, []
+
+
+def _read_baseline(path, args):
+    """The baseline's text, checked before the program runs: a missing or
+    unreadable file, or one that is not a line report, is a one-line error."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(256 << 20).decode("utf-8", "surrogateescape")
+    except OSError as e:
+        sys.stderr.write("%s: error: cannot read the baseline %s: %s\n"
+                         % (_PROG, path, e.strerror or e))
+        sys.exit(2)
+    try:
+        mp._core.diff_reports(text, text, path, path)
+    except ValueError as e:
+        sys.stderr.write("%s: error: %s\n" % (_PROG, e))
+        sys.exit(2)
+    return (path, text)
 
 
 def _find_script(name):
@@ -305,6 +376,26 @@ def _report_on_abrupt_exits(report):
     os.register_at_fork(after_in_child=in_child)
 
 
+def _compare(prof, args):
+    """--baseline: the diff on stderr (stdout is the program's). True when a
+    limit was passed."""
+    path, text = args.baseline
+    try:
+        diff, breaches = mp._core.diff_reports(
+            text, prof.to_json(), path, "this run", metric=args.diff_metric,
+            max_line=-1 if args.max_line is None else args.max_line,
+            max_total=-1 if args.max_total is None else args.max_total)
+    except ValueError as e:
+        _say("cannot compare with the baseline: %s" % e)
+        return False
+    try:
+        sys.stderr.write("\n" + diff)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return breaches > 0
+
+
 def main(argv=None):
     args = _parse(sys.argv[1:] if argv is None else argv)
     target, target_args = args.program[0], args.program[1:]
@@ -380,10 +471,15 @@ def main(argv=None):
     except BaseException as e:  # the script's own exception: shown after the report
         failure = e
     report()
+    over = args.baseline is not None and not args.timestamp and _compare(prof, args)
     if exited is not None:
         if lost and exited.code in (None, 0):
             sys.exit(1)
+        if over and exited.code in (None, 0):
+            sys.exit(7)
         raise exited
+    if over and failure is None and not lost:
+        sys.exit(7)
     if lost and failure is None:
         sys.exit(1)
     if failure is not None:

@@ -19,9 +19,10 @@ declare -A srcs=(
     [proc]="src/core/mp_procparse.c src/core/mp_datafile.c src/core/mp_json.c"
     [opts]="src/cli/mprof_opts.c"
     [plot]="src/core/mp_plot.c src/core/mp_labels.c src/core/mp_datafile.c src/core/mp_json.c"
+    [diff]="src/core/mp_linediff.c src/core/mp_jsonread.c src/core/mp_json.c"
 )
 failed=0
-for t in datafile proc opts plot; do
+for t in datafile proc opts plot diff; do
     extra=()
     [ "$t" = plot ] && extra=($cairo)
     # shellcheck disable=SC2086

@@ -20,6 +20,7 @@ enum {
     MPROF_EPERM = 4,      /* the process exists but cannot be read */
     MPROF_EOUTPUT = 5,    /* the output file cannot be created or written */
     MPROF_EINPUT = 6,     /* a data file cannot be read, or holds no samples */
+    MPROF_EOVER = 7,      /* diff: a line or function grew past a limit */
     MPROF_ECANTEXEC = 126,/* the program exists but cannot be executed */
     MPROF_ENOTFOUND = 127,/* the program was not found */
     MPROF_NOFILES = 255,  /* no mprofile_*.dat here (reference: exit(-1)) */
@@ -97,5 +98,6 @@ int mprof_rm_main(int argc, char **argv);
 int mprof_clean_main(int argc, char **argv);
 int mprof_peak_main(int argc, char **argv);
 int mprof_plot_main(int argc, char **argv);
+int mprof_diff_main(int argc, char **argv);
 
 #endif

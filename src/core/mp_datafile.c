@@ -611,7 +611,7 @@ oom:
     return -1;
 }
 
-int mp_profile_read(const char *path, mp_profile_t *p)
+int mp_read_text_file(const char *path, char **out, size_t *outlen)
 {
     int rc = -1, saved = 0;
     char *text = NULL;
@@ -667,11 +667,29 @@ int mp_profile_read(const char *path, mp_profile_t *p)
         }
         len += (size_t)r;
     }
-    rc = mp_profile_parse(text, len, p);
+    text[len] = '\0';
+    *out = text;
+    *outlen = len;
+    text = NULL;
+    rc = 0;
 done:
     saved = errno;
     free(text);
     close(fd);
+    errno = saved;
+    return rc;
+}
+
+int mp_profile_read(const char *path, mp_profile_t *p)
+{
+    char *text;
+    size_t len;
+    if (mp_read_text_file(path, &text, &len) < 0) {
+        return -1;
+    }
+    int rc = mp_profile_parse(text, len, p);
+    int saved = errno;
+    free(text);
     errno = saved;
     return rc;
 }

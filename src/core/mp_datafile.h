@@ -103,6 +103,11 @@ int mp_profile_parse(const char *text, size_t len, mp_profile_t *p);
  * when opened is read (a file still being written). */
 int mp_profile_read(const char *path, mp_profile_t *p);
 
+/* Read a whole regular file (the same refusals and bound as
+ * mp_profile_read) into a malloc'd, NUL-terminated buffer. 0 or -1 with
+ * errno set. */
+int mp_read_text_file(const char *path, char **text, size_t *len);
+
 /* strerror, with MP_ENOTREG as "not a regular file". */
 const char *mp_profile_strerror(int err);
 

@@ -12,6 +12,7 @@
 #include "tracer.h"
 #include "../core/mp_clock.h"
 #include "../core/mp_labels.h"
+#include "../core/mp_linediff.h"
 #include "../core/mp_meter.h"
 #include "../core/mp_native.h"
 #include "../core/mp_tick.h"
@@ -213,6 +214,61 @@ static PyObject *mod_sampling_period(PyObject *m, PyObject *args)
     return PyLong_FromLong(old);
 }
 
+PyDoc_STRVAR(diff_doc,
+"diff_reports(base, new, base_name='base', new_name='new', metric='auto', max_line=-1,\n"
+"             max_total=-1, min_change=-1, markdown=False)\n--\n\n"
+"Compare two line reports (the text of --json) line by line, as mprof diff does.\n"
+"Sizes in bytes, -1 for none. Returns (text, breaches). ValueError when either is\n"
+"not a line report or lacks the metric's column.");
+
+static PyObject *mod_diff_reports(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwlist[] = {"base", "new", "base_name", "new_name", "metric", "max_line",
+                             "max_total", "min_change", "markdown", NULL};
+    const char *base, *newr, *bname = "base", *nname = "new", *metric = "auto";
+    Py_ssize_t blen, nlen;
+    mp_diff_opts_t o = {MP_DIFF_AUTO, -1, -1, -1, 0, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#s#|sssdddp:diff_reports", kwlist, &base, &blen,
+                                     &newr, &nlen, &bname, &nname, &metric, &o.max_line,
+                                     &o.max_total, &o.min_show, &o.markdown)) {
+        return NULL;
+    }
+    int mt = mp_diff_metric_from_name(metric);
+    if (mt < 0) {
+        return PyErr_Format(PyExc_ValueError, "unknown metric '%s' (choose from auto, increment, "
+                            "heap, heap-alloc, native, peak)", metric);
+    }
+    o.metric = (mp_diff_metric_t)mt;
+    mp_buf_t out = {0};
+    mp_diff_result_t res;
+    char err[512];
+    if (mp_diff_reports(base, (size_t)blen, bname, newr, (size_t)nlen, nname, &o, &out, &res, err,
+                        sizeof(err)) < 0) {
+        mp_buf_free(&out);
+        return PyErr_Format(PyExc_ValueError, "%s", err);
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(out.data ? out.data : "", (Py_ssize_t)out.len,
+                                          "surrogateescape");
+    mp_buf_free(&out);
+    if (text == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(Ni)", text, res.breaches);
+}
+
+static PyObject *mod_parse_size(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    const char *s = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    double bytes;
+    if (s == NULL || mp_diff_parse_size(s, &bytes) < 0) {
+        PyErr_Clear();
+        return PyErr_Format(PyExc_ValueError, "not a size: %R (e.g. 24MB, 512 KiB, 4096)", arg);
+    }
+    return PyFloat_FromDouble(bytes);
+}
+
 /* Entries from Python take the engine lock (engine.h). */
 MP_LOCKED_METH(L_mod_peak_rss, mod_peak_rss)
 MP_LOCKED_METH(L_mod_sampling_period, mod_sampling_period)
@@ -230,6 +286,8 @@ MP_LOCKED_METH(L_mod_inject_failures, mod_inject_failures)
 MP_LOCKED_METH(L_mp_guard_sigterm, mp_guard_sigterm)
 MP_LOCKED_METH(L_mod_wall_time, mod_wall_time)
 MP_LOCKED_KW(L_mp_show_results, mp_show_results)
+MP_LOCKED_KW(L_mod_diff_reports, mod_diff_reports)
+MP_LOCKED_METH(L_mod_parse_size, mod_parse_size)
 
 static PyMethodDef module_methods[] = {
     {"peak_rss", L_mod_peak_rss, METH_NOARGS,
@@ -263,6 +321,11 @@ static PyMethodDef module_methods[] = {
     {"wall_time", L_mod_wall_time, METH_NOARGS, "time.time(), from C."},
     {"show_results", (PyCFunction)(void (*)(void))L_mp_show_results, METH_VARARGS | METH_KEYWORDS,
      mp_show_results_doc},
+    {"diff_reports", (PyCFunction)(void (*)(void))L_mod_diff_reports, METH_VARARGS | METH_KEYWORDS,
+     diff_doc},
+    {"parse_size", L_mod_parse_size, METH_O,
+     "parse_size(text)\n--\n\nBytes in a size such as '24 MB' (KB/MB/GB 1024-based, as\n"
+     "pytest-memray reads them)."},
     {NULL, NULL, 0, NULL},
 };
 

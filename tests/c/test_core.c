@@ -12,6 +12,8 @@
 
 #include "mp_clock.h"
 #include "mp_datafile.h"
+#include "mp_jsonread.h"
+#include "mp_linediff.h"
 #include "mp_meter.h"
 #include "mp_proc.h"
 #include "mp_ptrmap.h"
@@ -564,6 +566,96 @@ START_TEST(joined_thread_is_gone_after_the_wait)
 }
 END_TEST
 
+START_TEST(json_reader_takes_json_and_refuses_the_rest)
+{
+    mp_jval_t v;
+    char err[200];
+    const char *doc = "{\"s\": \"a\\u00e9\\ud83d\\ude00\\n\\\"\", \"n\": -1.5e3, "
+                      "\"a\": [true, false, null, {}], \"s\": \"last\"}";
+    ck_assert_int_eq(mp_json_parse(doc, strlen(doc), &v, err, sizeof(err)), 0);
+    ck_assert_str_eq(mp_json_string_of(&v, "s", "?"), "last"); /* the last of a repeated key */
+    ck_assert_str_eq(v.items[0].str, "a\xc3\xa9\xf0\x9f\x98\x80\n\"");
+    ck_assert(mp_json_number_of(&v, "n", 0) == -1500.0);
+    const mp_jval_t *a = mp_json_member(&v, "a");
+    ck_assert_int_eq((int)a->len, 4);
+    ck_assert_int_eq(a->items[0].type, MP_JTRUE);
+    ck_assert_int_eq(a->items[3].type, MP_JOBJ);
+    mp_jval_free(&v);
+    const char *bad[] = {"", "[1,]", "{\"a\" 1}", "[01]", "-", "\"\x01\"", "\"abc", "[1] 2",
+                         "1e999", "{\"a\":tru}", "\"\\x\"", "[1.]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(mp_json_parse(bad[i], strlen(bad[i]), &v, err, sizeof(err)) == -1, "%s", bad[i]);
+        ck_assert(strstr(err, "at byte") != NULL);
+    }
+    char deep[200];
+    memset(deep, '[', 65);
+    memset(deep + 65, ']', 65);
+    ck_assert_int_eq(mp_json_parse(deep, 130, &v, err, sizeof(err)), -1);
+    ck_assert(strstr(err, "nested too deep") != NULL);
+    ck_assert_int_eq(mp_json_parse(deep + 1, 128, &v, err, sizeof(err)), 0); /* 64 deep: fine */
+    mp_jval_free(&v);
+}
+END_TEST
+
+static const char *line_report(char *buf, size_t cap, const char *lines)
+{
+    snprintf(buf, cap,
+             "{\"format\": \"memory_profiler-c line report\", \"columns\": [\"heap\"], "
+             "\"functions\": [{\"filename\": \"/a/b/m.py\", \"function\": \"f\", "
+             "\"lines\": [%s]}]}", lines);
+    return buf;
+}
+
+START_TEST(diff_matches_lines_by_text_and_applies_limits)
+{
+    char a[1024], b[1024], err[256];
+    /* Same texts, moved down a line; "y" grows by 2 MiB; a repeated text
+     * matches in order; "z" is new. */
+    line_report(a, sizeof(a),
+                "{\"lineno\": 2, \"source\": \"x = 1\", \"heap_net\": 100},"
+                "{\"lineno\": 3, \"source\": \"  y = f()\\n\", \"heap_net\": 1048576},"
+                "{\"lineno\": 4, \"source\": \"x = 1\", \"heap_net\": 7}");
+    line_report(b, sizeof(b),
+                "{\"lineno\": 3, \"source\": \"x = 1\", \"heap_net\": 100},"
+                "{\"lineno\": 4, \"source\": \"y = f()\", \"heap_net\": 3145728},"
+                "{\"lineno\": 5, \"source\": \"x = 1\", \"heap_net\": 7},"
+                "{\"lineno\": 6, \"source\": \"z = g()\", \"heap_net\": 10}");
+    mp_diff_opts_t o = {MP_DIFF_AUTO, 2.5 * 1048576, -1, -1, 0, 0};
+    mp_buf_t out = {0};
+    mp_diff_result_t res;
+    ck_assert_int_eq(mp_diff_reports(a, strlen(a), "a", b, strlen(b), "b", &o, &out, &res, err,
+                                     sizeof(err)), 0);
+    ck_assert_int_eq(res.metric, MP_DIFF_HEAP);
+    ck_assert_int_eq(res.changed, 2);  /* y, and z added */
+    ck_assert_int_eq(res.breaches, 0); /* +2 MiB is under 2.5 MiB */
+    ck_assert(strstr(out.data, "+2.000 MiB   y = f()") != NULL);
+    ck_assert(strstr(out.data, "x = 1") == NULL);
+    mp_buf_free(&out);
+    o.max_line = 1048576;
+    o.max_total = 0;
+    ck_assert_int_eq(mp_diff_reports(a, strlen(a), "a", b, strlen(b), "b", &o, &out, &res, err,
+                                     sizeof(err)), 0);
+    ck_assert_int_eq(res.breaches, 2); /* the line, and the function's total */
+    mp_buf_free(&out);
+    /* A metric neither report has, and a document that is no line report. */
+    o.metric = MP_DIFF_NATIVE;
+    ck_assert_int_eq(mp_diff_reports(a, strlen(a), "a", b, strlen(b), "b", &o, &out, &res, err,
+                                     sizeof(err)), -1);
+    ck_assert(strstr(err, "no native column") != NULL);
+    ck_assert_int_eq(mp_diff_reports("[]", 2, "a", b, strlen(b), "b", &o, &out, &res, err,
+                                     sizeof(err)), -1);
+    ck_assert(strstr(err, "a: not a line report") != NULL);
+    mp_buf_free(&out);
+    double bytes;
+    ck_assert_int_eq(mp_diff_parse_size("24 MB", &bytes), 0);
+    ck_assert(bytes == 24.0 * 1048576);
+    ck_assert_int_eq(mp_diff_parse_size("1.5kib", &bytes), 0);
+    ck_assert(bytes == 1536.0);
+    ck_assert_int_eq(mp_diff_parse_size("-1MB", &bytes), -1);
+    ck_assert_int_eq(mp_diff_parse_size("12 parsecs", &bytes), -1);
+}
+END_TEST
+
 void add_lines_tests(Suite *s);
 
 static Suite *core_suite(void)
@@ -605,6 +697,8 @@ static Suite *core_suite(void)
     tcase_add_test(tc, processes_found_by_name_and_cmdline);
     tcase_add_test(tc, pid_meter_follows_a_child_until_it_ends);
     tcase_add_test(tc, joined_thread_is_gone_after_the_wait);
+    tcase_add_test(tc, json_reader_takes_json_and_refuses_the_rest);
+    tcase_add_test(tc, diff_matches_lines_by_text_and_applies_limits);
     suite_add_tcase(s, tc);
     add_lines_tests(s);
     return s;

@@ -315,3 +315,16 @@ def test_output_into_missing_folder(tmp_path):
     line = _one_clean_line(r)
     assert "cannot write the report" in line and "No such file or directory" in line
     assert r.stdout == ""  # the script did not run for nothing
+
+
+def test_program_arguments_that_look_like_ours_are_the_programs(tmp_path):
+    # Everything from the program on is the program's, even what would be an
+    # abbreviation of one of our options, or an ambiguous one (--b, --max).
+    script = tmp_path / "args.py"
+    script.write_text("import sys\nprint(sys.argv[1:])\n")
+    r = run_cli("--back", "psutil", "--prec", "2", str(script), "--b", "--max", "3", "-o", "x",
+                "--baseline", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "['--b', '--max', '3', '-o', 'x', '--baseline']"
+    r = run_cli("--", str(script), "--json", cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "['--json']", r.stderr
