@@ -127,7 +127,7 @@ static int string(cur_t *c, char **out, size_t *outlen)
         }
         c->i++;
         char e = c->s[c->i++];
-        unsigned cp;
+        unsigned cp = 0;
         switch (e) {
         case '"': o[k++] = '"'; break;
         case '\\': o[k++] = '\\'; break;
@@ -145,7 +145,7 @@ static int string(cur_t *c, char **out, size_t *outlen)
             if (cp >= 0xD800 && cp < 0xDC00 && end - c->i >= 6 && c->s[c->i] == '\\'
                 && c->s[c->i + 1] == 'u') {
                 size_t save = c->i;
-                unsigned lo;
+                unsigned lo = 0;
                 c->i += 2;
                 if (hex4(c, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);

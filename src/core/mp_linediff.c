@@ -103,7 +103,7 @@ typedef struct {
 
 static void rep_free(drep_t *r)
 {
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; r->f != NULL && i < r->n; i++) {
         for (size_t k = 0; k < r->f[i].n; k++) {
             free(r->f[i].lines[k].text);
         }
@@ -193,7 +193,8 @@ static int rep_load(drep_t *r, const char *text, size_t len, const char *name, c
             f->n++;
             l->lineno = (int)mp_json_number_of(lj, "lineno", 0);
             for (size_t j = 0; j + 1 < f->n; j++) {
-                l->ordinal += strcmp(f->lines[j].text, l->text) == 0;
+                const char *earlier = f->lines[j].text;
+                l->ordinal += earlier != NULL && strcmp(earlier, l->text) == 0;
             }
         }
     }
