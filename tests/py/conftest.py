@@ -155,7 +155,9 @@ def row_for(rows, fragment):
 
 def reference_python():
     """The reference memory_profiler 0.61's interpreter for this Python
-    version, from tools/venvs.sh (.venv/ref-X.Y)."""
-    v = "%d.%d" % sys.version_info[:2]
+    version and build, from tools/venvs.sh (.venv/ref-X.Y) or tools/ft.sh
+    (.venv/ref-X.Yt: the free-threaded build's own, so numbers compare like
+    with like, and PYTHON_GIL=0 means something to it)."""
+    v = "%d.%d" % sys.version_info[:2] + ("t" if FREE_THREADED else "")
     p = os.path.join(ROOT, ".venv", "ref-" + v, "bin", "python")
     return p if os.path.exists(p) else None

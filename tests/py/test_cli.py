@@ -17,7 +17,8 @@ def test_readme_example_increments():
     a = row_for(rows, "a = [1] * (10 ** 6)")
     b = row_for(rows, "b = [2] * (2 * 10 ** 7)")
     d = row_for(rows, "del b")
-    assert abs(a[1] - 7.63) < 0.3
+    # (mimalloc may serve part of a fresh list from pages it already holds)
+    assert abs(a[1] - 7.63) < (1.0 if FREE_THREADED else 0.3)
     assert abs(b[1] - 152.59) < 2
     if FREE_THREADED:  # list storage is freed through QSBR, later
         assert -152.59 - 2 < d[1] < 2
