@@ -116,6 +116,7 @@ install: ext mprof
 	cp mprof.py "$(PY_PLATLIB)/mprof.py"
 	printf 'Metadata-Version: 2.1\nName: memory-profiler-c\nVersion: %s\nSummary: memory_profiler rewritten in C\n' "$(VERSION)" > "$(PY_PLATLIB)/$(DIST)/METADATA"
 	printf 'make\n' > "$(PY_PLATLIB)/$(DIST)/INSTALLER"
+	printf '[pytest11]\nmemory_profiler = memory_profiler.pytest_plugin\n' > "$(PY_PLATLIB)/$(DIST)/entry_points.txt"
 	cd "$(PY_PLATLIB)" && { find memory_profiler $(DIST) -type f; echo mprof.py; realpath --relative-to=. "$(PY_SCRIPTS)/mprof"; } | sed 's/$$/,,/' > $(DIST)/RECORD
 	@echo "installed memory_profiler $(VERSION) into $(PY_PLATLIB), mprof into $(PY_SCRIPTS)"
 

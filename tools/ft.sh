@@ -113,7 +113,7 @@ venvs() {
         # Wheels only for these (a source build of numpy takes longer than
         # the suite): the tests that need them skip where none exists.
         local pkg
-        for pkg in numpy hypothesis; do
+        for pkg in numpy hypothesis pytest-xdist; do
             "$t/bin/python" -m pip install -q --disable-pip-version-check --only-binary :all: "$pkg" >&2 ||
                 echo "ft: no ${V}t wheel for $pkg: the tests that use it will skip" >&2
         done

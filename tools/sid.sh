@@ -27,7 +27,7 @@ MIRROR=${MP_SID_MIRROR:-http://deb.debian.org/debian}
 PYS=${MP_SID_PYTHONS:-3.14 3.15}
 # Bump when the package list or the venv contents change, so roots made by
 # an older version of this script are brought up to date.
-STAMP_VERSION=5
+STAMP_VERSION=6
 
 packages() {
     local v

@@ -29,6 +29,17 @@ make_venvs() { # version python -> 0 when both environments are ready
         "$py" -m venv "$r" >&2 || return 1
         "$r/bin/python" -m pip install -q --disable-pip-version-check memory-profiler==0.61.0 psutil >&2 || return 1
     fi
+    # pytest-xdist for the pytest plugin's tests (skipped where missing).
+    "$t/bin/python" -c 'import xdist' >/dev/null 2>&1 ||
+        "$t/bin/python" -m pip install -q --disable-pip-version-check pytest-xdist >&2 ||
+        echo "venvs: no pytest-xdist for Python $v: its tests will skip" >&2
+    # pytest-memray, to compare the plugins' limits on the same tests: its own
+    # environment (never loaded into our suite's), on one interpreter.
+    local m="$venvs/memray-$v"
+    if [ "$v" = 3.11 ] && ! "$m/bin/python" -c 'import pytest_memray' >/dev/null 2>&1; then
+        { "$py" -m venv "$m" && "$m/bin/python" -m pip install -q --disable-pip-version-check \
+            pytest pytest-memray; } >&2 || echo "venvs: no pytest-memray for Python $v" >&2
+    fi
 }
 
 made=()

@@ -52,6 +52,7 @@ static struct {
     mp_ptrmap_t *gil_map;       /* GIL (MEM and OBJ domains) */
     _Atomic int64_t current_bytes;   /* atomic: process-wide net */
     _Atomic int64_t allocated_bytes; /* atomic */
+    _Atomic int64_t peak_bytes; /* atomic: the highest current_bytes since the reset */
     _Atomic int64_t churn;      /* atomic: large-block traffic since the last signal */
     /* RAW blocks come straight from malloc unless a debug allocator wraps
      * them (PYTHONMALLOC=debug, -X dev, debug builds): then their addresses
@@ -207,7 +208,13 @@ static void note_alloc(const hook_t *h, void *ptr, size_t size)
         GIL_MAP_UNLOCK();
     }
     if (ok) {
-        atomic_fetch_add_explicit(&H.current_bytes, (int64_t)size, memory_order_relaxed);
+        int64_t now = atomic_fetch_add_explicit(&H.current_bytes, (int64_t)size,
+                                                memory_order_relaxed) + (int64_t)size;
+        int64_t pk = atomic_load_explicit(&H.peak_bytes, memory_order_relaxed);
+        while (now > pk && !atomic_compare_exchange_weak_explicit(
+                               &H.peak_bytes, &pk, now, memory_order_relaxed,
+                               memory_order_relaxed)) {
+        }
         atomic_fetch_add_explicit(&H.allocated_bytes, (int64_t)size, memory_order_relaxed);
         t_net += (int64_t)size;
         t_alloc += (int64_t)size;
@@ -602,6 +609,7 @@ int mp_heap_account_use(int delta)
         GIL_MAP_UNLOCK();
         atomic_store(&H.current_bytes, 0);
         atomic_store(&H.allocated_bytes, 0);
+        atomic_store(&H.peak_bytes, 0);
         if (apply() < 0) {
             H.account_users--;
             return -1;
@@ -671,6 +679,16 @@ int mp_heap_active(void)
 int64_t mp_heap_current(void)
 {
     return H.account_users > 0 ? atomic_load_explicit(&H.current_bytes, memory_order_relaxed) : 0;
+}
+
+int64_t mp_heap_peak(void)
+{
+    return H.account_users > 0 ? atomic_load_explicit(&H.peak_bytes, memory_order_relaxed) : 0;
+}
+
+void mp_heap_peak_reset(void)
+{
+    atomic_store(&H.peak_bytes, atomic_load(&H.current_bytes));
 }
 
 int64_t mp_heap_allocated(void)

@@ -38,6 +38,11 @@ int mp_heap_active(void);
  * process-wide; 0 when inactive. Any thread. */
 int64_t mp_heap_current(void);
 
+/* The highest mp_heap_current has been since accounting started or the
+ * last reset (which sets it to the current value). Any thread. */
+int64_t mp_heap_peak(void);
+void mp_heap_peak_reset(void);
+
 /* Bytes allocated (not net) since accounting started. Any thread. */
 int64_t mp_heap_allocated(void);
 

@@ -82,6 +82,21 @@ static PyObject *mod_heap_start(PyObject *m, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_heap_peak(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwlist[] = {"reset", NULL};
+    int reset = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|p:heap_peak", kwlist, &reset)) {
+        return NULL;
+    }
+    PyObject *r = PyLong_FromLongLong(mp_heap_peak());
+    if (reset) {
+        mp_heap_peak_reset();
+    }
+    return r;
+}
+
 static PyObject *mod_heap_stop(PyObject *m, PyObject *unused)
 {
     (void)m;
@@ -276,6 +291,7 @@ MP_LOCKED_KW(L_mod_memory, mod_memory)
 MP_LOCKED_METH(L_mod_backend_available, mod_backend_available)
 MP_LOCKED_METH(L_mod_heap_start, mod_heap_start)
 MP_LOCKED_METH(L_mod_heap_stop, mod_heap_stop)
+MP_LOCKED_KW(L_mod_heap_peak, mod_heap_peak)
 MP_LOCKED_METH(L_mod_heap_active, mod_heap_active)
 MP_LOCKED_METH(L_mod_heap_reinstalls, mod_heap_reinstalls)
 MP_LOCKED_METH(L_mod_own_bytes, mod_own_bytes)
@@ -302,6 +318,9 @@ static PyMethodDef module_methods[] = {
     {"heap_start", L_mod_heap_start, METH_NOARGS,
      "Install the allocator hooks that count Python-heap bytes (idempotent)."},
     {"heap_stop", L_mod_heap_stop, METH_NOARGS, "Remove the allocator hooks."},
+    {"heap_peak", (PyCFunction)(void (*)(void))L_mod_heap_peak, METH_VARARGS | METH_KEYWORDS,
+     "heap_peak(reset=False)\n--\n\nThe highest net Python-heap bytes since heap_start() or the\n"
+     "last reset (bytes; 0 while the hooks are off). reset=True starts a new peak from now."},
     {"heap_active", L_mod_heap_active, METH_NOARGS, "Whether the allocator hooks are installed."},
     {"heap_reinstalls", L_mod_heap_reinstalls, METH_NOARGS,
      "How many times a hook dropped from the allocator chain was installed again."},
