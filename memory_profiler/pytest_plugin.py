@@ -3,16 +3,19 @@
     pytest --memprof                      measure every test, enforce its budgets
     @pytest.mark.limit_memory("24 MB")    pytest-memray's marker: the test's peak
                                           of Python-heap bytes (above its start)
-    @pytest.mark.memory_budget(peak_rss="200MB", heap_net="1MB", heap_peak="50MB")
+    @pytest.mark.memory_budget(peak_rss="200MB", heap_net="1MB", heap_peak="50MB",
+                               native_net="10MB")
     --memprof-limit SIZE                  a limit_memory for every test without one
     --memprof-json DIR                    one JSON file per test: its figures and
                                           the per-line report of its own function
 
 Installed with the package (entry point pytest11), inert without --memprof,
 --memprof-limit or --memprof-json. The measuring is the extension's: the
-allocator hooks' exact byte counts (heap_net, heap_peak), the C sampler's
-peak RSS (peak_rss, the kernel's mark reset at the test's start), and a
-LineProfiler on the test function for the report on a breach."""
+allocator hooks' exact byte counts (heap_net, heap_peak), the native hooks'
+(native_net: malloc and friends of every library, in the test's thread),
+the C sampler's peak RSS (peak_rss, the kernel's mark reset at the test's
+start), and a LineProfiler on the test function, which also holds the native
+hooks, for the report on a breach."""
 import json
 import os
 import re
@@ -21,7 +24,7 @@ import pytest
 
 from . import LineProfiler, _core, show_results
 
-_BUDGETS = ("peak_rss", "heap_net", "heap_peak")
+_BUDGETS = ("peak_rss", "heap_net", "heap_peak", "native_net")
 _MIB = float(2 ** 20)
 
 
@@ -45,7 +48,8 @@ def pytest_configure(config):
         "than size above where they were at its start (pytest-memray's marker; enforced "
         "with --memprof)")
     config.addinivalue_line(
-        "markers", "memory_budget(peak_rss=None, heap_net=None, heap_peak=None): fail the "
+        "markers", "memory_budget(peak_rss=None, heap_net=None, heap_peak=None, "
+        "native_net=None): fail the "
         "test past any of these (sizes such as '24 MB'; enforced with --memprof)")
     opt = config.getoption
     if opt("memprof") or opt("memprof_limit") or opt("memprof_json"):
@@ -116,6 +120,7 @@ class _Session:
         rss0 = sampler.samples()[0][0]  # (bytes, time, children)
         base = _core.memory(backend="tracemalloc")
         _core.heap_peak(reset=True)
+        native0 = _core.native_thread()[0]
         prof.enable_by_count()
         try:
             yield
@@ -123,11 +128,12 @@ class _Session:
             prof.disable_by_count()
             heap_peak = _core.heap_peak() - base
             heap_net = _core.memory(backend="tracemalloc") - base
+            native_net = _core.native_thread()[0] - native0
             sampler.stop()
             peak_rss = sampler.peak() - rss0
             item._memprof = {"peak_rss": peak_rss, "heap_net": heap_net,
-                             "heap_peak": heap_peak, "limits": self._limits(item),
-                             "profiler": prof}
+                             "heap_peak": heap_peak, "native_net": native_net,
+                             "limits": self._limits(item), "profiler": prof}
 
     def _limits(self, item):
         limits = {}

@@ -97,6 +97,13 @@ static PyObject *mod_heap_peak(PyObject *m, PyObject *args, PyObject *kw)
     return r;
 }
 
+static PyObject *mod_native_thread(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return Py_BuildValue("(LL)", (long long)mp_native_thread(0), (long long)mp_native_thread(1));
+}
+
 static PyObject *mod_heap_stop(PyObject *m, PyObject *unused)
 {
     (void)m;
@@ -292,6 +299,7 @@ MP_LOCKED_METH(L_mod_backend_available, mod_backend_available)
 MP_LOCKED_METH(L_mod_heap_start, mod_heap_start)
 MP_LOCKED_METH(L_mod_heap_stop, mod_heap_stop)
 MP_LOCKED_KW(L_mod_heap_peak, mod_heap_peak)
+MP_LOCKED_METH(L_mod_native_thread, mod_native_thread)
 MP_LOCKED_METH(L_mod_heap_active, mod_heap_active)
 MP_LOCKED_METH(L_mod_heap_reinstalls, mod_heap_reinstalls)
 MP_LOCKED_METH(L_mod_own_bytes, mod_own_bytes)
@@ -318,6 +326,9 @@ static PyMethodDef module_methods[] = {
     {"heap_start", L_mod_heap_start, METH_NOARGS,
      "Install the allocator hooks that count Python-heap bytes (idempotent)."},
     {"heap_stop", L_mod_heap_stop, METH_NOARGS, "Remove the allocator hooks."},
+    {"native_thread", L_mod_native_thread, METH_NOARGS,
+     "native_thread()\n--\n\nThis thread's native bytes (net, allocated) since it started; they\n"
+     "move only while a profiler holds the native hooks."},
     {"heap_peak", (PyCFunction)(void (*)(void))L_mod_heap_peak, METH_VARARGS | METH_KEYWORDS,
      "heap_peak(reset=False)\n--\n\nThe highest net Python-heap bytes since heap_start() or the\n"
      "last reset (bytes; 0 while the hooks are off). reset=True starts a new peak from now."},

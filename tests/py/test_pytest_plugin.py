@@ -137,3 +137,35 @@ def test_limit_memory_verdicts_match_pytest_memray(tmp_path):
     ours = outcomes(pytest_run(tmp_path, "--memprof").stdout)
     theirs = outcomes(pytest_run(tmp_path, "--memray", python=memray_py, plugin=False).stdout)
     assert {t: ours[t] for t in limited} == {t: theirs[t] for t in limited}, (ours, theirs)
+
+
+def test_native_budget_counts_a_libraries_malloc(tmp_path):
+    # A C library that mallocs 4 MiB and keeps it: native_net sees it (the
+    # Python heap does not).
+    import shutil
+    import subprocess
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = tmp_path / "keep.c"
+    # (k is global: a static never read would let the compiler drop the malloc)
+    src.write_text("#include <stdlib.h>\n#include <string.h>\nvoid *k;\n"
+                   "void keep(size_t n) { k = malloc(n); memset(k, 1, n); }\n")
+    lib = tmp_path / "libkeep.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)], check=True)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "test_sample.py").write_text(
+        "import ctypes, pytest\n"
+        "@pytest.mark.memory_budget(native_net='1 MB')\n"
+        "def test_native():\n"
+        "    lib = ctypes.CDLL(%r)\n"
+        "    lib.keep(ctypes.c_size_t(4 * 2 ** 20))\n" % str(lib))
+    r = run_watched([sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "-p",
+                     "memory_profiler.pytest_plugin", "--memprof", "--memprof-json", "out",
+                     "test_sample.py"], cwd=str(proj), timeout=120, env=env_with_us())
+    assert outcomes(r.stdout) == {"test_native": "FAILED"}, r.stdout[-3000:]
+    assert re.search(r"native_net 4\.0\d\d MiB > 1\.000 MiB", r.stdout), r.stdout[-3000:]
+    doc = json.load(open(glob.glob(str(proj / "out" / "*.json"))[0]))
+    assert 4 * MIB <= doc["native_net"] <= 4 * MIB + 64 * 1024
+    assert doc["heap_net"] < 1 * MIB
