@@ -191,7 +191,8 @@ static int rep_load(drep_t *r, const char *text, size_t len, const char *name, c
                 return -1;
             }
             f->n++;
-            l->lineno = (int)mp_json_number_of(lj, "lineno", 0);
+            double lineno = mp_json_number_of(lj, "lineno", 0);
+            l->lineno = (lineno >= 0 && lineno < 1e9) ? (int)lineno : 0; /* (any JSON) */
             for (size_t j = 0; j + 1 < f->n; j++) {
                 const char *earlier = f->lines[j].text;
                 l->ordinal += earlier != NULL && strcmp(earlier, l->text) == 0;
