@@ -171,6 +171,16 @@ static int string(cur_t *c, char **out, size_t *outlen)
     return 0;
 }
 
+/* Skip a run of decimal digits; how many there were. */
+static size_t digits(cur_t *c)
+{
+    size_t start = c->i;
+    while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
+        c->i++;
+    }
+    return c->i - start;
+}
+
 static int number(cur_t *c, double *out)
 {
     size_t start = c->i;
@@ -183,17 +193,11 @@ static int number(cur_t *c, double *out)
     if (c->s[c->i] == '0') {
         c->i++;
     } else {
-        while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
-            c->i++;
-        }
+        (void)digits(c);
     }
     if (c->i < c->n && c->s[c->i] == '.') {
         c->i++;
-        size_t d = c->i;
-        while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
-            c->i++;
-        }
-        if (c->i == d) {
+        if (digits(c) == 0) {
             return fail(c, "bad number");
         }
     }
@@ -202,11 +206,7 @@ static int number(cur_t *c, double *out)
         if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-')) {
             c->i++;
         }
-        size_t d = c->i;
-        while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9') {
-            c->i++;
-        }
-        if (c->i == d) {
+        if (digits(c) == 0) {
             return fail(c, "bad number");
         }
     }
