@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MP_MIB 1048576.0
+#include "mp_units.h"
 
 /* The column header row, without newline (61 characters). */
 int mp_report_header(char *out, size_t cap);
