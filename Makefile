@@ -30,7 +30,7 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CF
 CORE_SRC := src/core/mp_alloc.c src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c src/core/mp_sampler.c src/core/mp_tick.c \
             src/core/mp_json.c src/core/mp_labels.c src/core/mp_lines.c src/core/mp_native.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c \
             src/core/mp_datafile.c src/core/mp_jsonread.c src/core/mp_linediff.c
-CORE_HDR := $(wildcard src/core/*.h) src/core/mp_proc_linux.c src/core/mp_proc_stub.c src/core/mp_native_linux.inc
+CORE_HDR := $(wildcard src/core/*.h src/core/*.inc)
 EXT_SRC := $(wildcard src/ext/*.c)
 EXT_HDR := $(wildcard src/ext/*.h)
 

@@ -2,7 +2,7 @@
 #include "mp_proc.h"
 
 #if defined(__linux__)
-#include "mp_proc_linux.c"
+#include "mp_proc_linux.inc"
 #else
-#include "mp_proc_stub.c"
+#include "mp_proc_stub.inc"
 #endif
