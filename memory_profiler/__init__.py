@@ -27,7 +27,7 @@ __all__ = [
 ]
 __version__ = _core.__version__
 
-_TWO_20 = float(2 ** 20)
+_MIB = _core.MIB  # bytes in a MiB: src/core/mp_units.h
 _BACKENDS = ("psutil", "psutil_pss", "psutil_uss", "posix", "tracemalloc")
 
 
@@ -70,7 +70,7 @@ def peak_rss():
     """The highest RSS of this process so far, in MiB. Use this rather than
     resource.getrusage().ru_maxrss when the peak column is on: it resets the
     kernel's peak mark line by line."""
-    return _core.peak_rss() / _TWO_20
+    return _core.peak_rss() / _MIB
 
 
 def sampling_period(microseconds=None):
@@ -82,7 +82,7 @@ def sampling_period(microseconds=None):
 
 
 def _memory_mib(backend, include_children=False):
-    return _core.memory(backend, include_children) / _TWO_20
+    return _core.memory(backend, include_children) / _MIB
 
 
 # Files whose report shows another name: the CLI's script, run from its
@@ -114,15 +114,56 @@ def _source_block(code):
     return filename, span[0], span[1], _display_names.get(filename, filename)
 
 
-def _kind(func):
-    """'coroutine', 'asyncgen', 'generator', 'function' or 'callable'."""
-    if inspect.iscoroutinefunction(func):
-        return "coroutine"
-    if inspect.isasyncgenfunction(func):
-        return "asyncgen"
-    if inspect.isgeneratorfunction(func):
-        return "generator"
-    return "function" if inspect.isfunction(func) else "callable"
+def _wrap_coroutine(func, begin, end):
+    async def wrapper(*args, **kwargs):
+        state = begin()
+        try:
+            return await func(*args, **kwargs)
+        finally:
+            end(state)
+    return wrapper
+
+
+def _wrap_asyncgen(func, begin, end):
+    async def wrapper(*args, **kwargs):
+        state = begin()
+        try:
+            async for item in func(*args, **kwargs):
+                yield item
+        finally:
+            end(state)
+    return wrapper
+
+
+def _wrap_generator(func, begin, end):
+    def wrapper(*args, **kwargs):
+        state = begin()
+        try:
+            return (yield from func(*args, **kwargs))
+        finally:
+            end(state)
+    return wrapper
+
+
+# The one place that tells the kinds of function apart: those whose calls
+# run later, in pieces (coroutines, async generators, generators), each with
+# how to wrap it so begin() runs at its first resumption and end(state) at
+# its end. Anything else is a plain call.
+_RESUMABLE = (
+    (inspect.iscoroutinefunction, _wrap_coroutine),
+    (inspect.isasyncgenfunction, _wrap_asyncgen),
+    (inspect.isgeneratorfunction, _wrap_generator),
+)
+
+
+def _around_run(func, begin, end):
+    """A wrapper of func, of func's kind, running begin() when a call starts
+    to run and end(begin's result) when it finishes; None for a plain
+    callable (its call is the run)."""
+    for is_kind, wrap in _RESUMABLE:
+        if is_kind(func):
+            return functools.wraps(func)(wrap(func, begin, end))
+    return None
 
 
 def _code_copy(func):
@@ -141,30 +182,6 @@ def _profiled(func, prof=None, factory=None, report=None):
     """func, profiled: each call runs as a profiled call of this thread,
     either of prof (one profiler for every call) or of a fresh profiler
     from factory() reported by report(prof) when the call ends."""
-    kind = _kind(func)
-    act = _core.Activator(prof, factory, report)
-    if kind == "function" and _core.USES_MONITORING:
-        g = _code_copy(func)
-        act.pin(func.__code__)   # events set once, kept between calls
-        act.attach(g.__code__)
-        if prof is not None:
-            try:
-                prof._add_alias(g.__code__, func.__code__)
-            except KeyError:  # func's source was not found: not profiled
-                pass
-        weakref.finalize(g, act.detach)
-        return g
-    if kind in ("function", "callable"):
-        code = getattr(func, "__code__", None)
-        if isinstance(code, types.CodeType):
-            act.pin(code)
-        return _core.ProfiledFunction(act, func)
-    return _generator_wrapper(func, kind, prof, factory, report)
-
-
-def _generator_wrapper(func, kind, prof, factory, report):
-    """Generators and coroutines are profiled while they run, from their
-    first resumption to their end (a Python wrapper delegates to them)."""
     def begin():
         p = prof if prof is not None else factory()
         p.enable_by_count()
@@ -175,29 +192,27 @@ def _generator_wrapper(func, kind, prof, factory, report):
         if prof is None and report is not None:
             report(p)
 
-    if kind == "coroutine":
-        async def wrapper(*args, **kwargs):
-            p = begin()
+    # Generators and coroutines are profiled while they run, from their
+    # first resumption to their end (a Python wrapper delegates to them).
+    wrapper = _around_run(func, begin, end)
+    if wrapper is not None:
+        return wrapper
+    act = _core.Activator(prof, factory, report)
+    if inspect.isfunction(func) and _core.USES_MONITORING:
+        g = _code_copy(func)
+        act.pin(func.__code__)   # events set once, kept between calls
+        act.attach(g.__code__)
+        if prof is not None:
             try:
-                return await func(*args, **kwargs)
-            finally:
-                end(p)
-    elif kind == "asyncgen":
-        async def wrapper(*args, **kwargs):
-            p = begin()
-            try:
-                async for item in func(*args, **kwargs):
-                    yield item
-            finally:
-                end(p)
-    else:
-        def wrapper(*args, **kwargs):
-            p = begin()
-            try:
-                return (yield from func(*args, **kwargs))
-            finally:
-                end(p)
-    return functools.wraps(func)(wrapper)
+                prof._add_alias(g.__code__, func.__code__)
+            except KeyError:  # func's source was not found: not profiled
+                pass
+        weakref.finalize(g, act.detach)
+        return g
+    code = getattr(func, "__code__", None)
+    if isinstance(code, types.CodeType):
+        act.pin(code)
+    return _core.ProfiledFunction(act, func)
 
 
 class CodeMap(dict):
@@ -278,15 +293,19 @@ class LineProfiler(_core.LineProfiler):
     """Records, for every line of the functions added to it, the memory after
     the line, its increment and how often it ran."""
 
-    def __init__(self, **kw):
-        backend = choose_backend(kw.get("backend", None))
-        super().__init__(backend=backend,
-                         include_children=bool(kw.get("include_children", False)),
-                         max_mem=kw.get("max_mem", None),
-                         exact=bool(kw.get("exact", False)),
-                         columns=_columns(kw.get("columns", ())))
-        self.code_map = CodeMap(include_children=bool(kw.get("include_children", False)),
-                                backend=backend)
+    def __init__(self, *, include_children=False, backend=None, max_mem=None, exact=False,
+                 columns=(), **ignored):
+        """include_children: add the descendants' memory to each line's.
+        backend: as choose_backend (None: 'psutil'). max_mem: MiB above
+        which the debugger is entered (memory_profiler's --pdb-mmem).
+        exact: read memory on every line event instead of only when it can
+        have changed. columns: extra report columns, names from COLUMNS
+        ('peak', 'heap', 'native', 'explain') or one comma-separated string. Other keywords are accepted and
+        ignored, as the reference does (it reads its **kw with get)."""
+        backend = choose_backend(backend)
+        super().__init__(backend=backend, include_children=bool(include_children),
+                         max_mem=max_mem, exact=bool(exact), columns=_columns(columns))
+        self.code_map = CodeMap(include_children=bool(include_children), backend=backend)
         self.prevlines = []
         self.prev_lineno = None
 
@@ -539,19 +558,17 @@ def _shape(samples, timestamps, multiprocess):
     """The reference's return shapes from the sampler's (bytes, time, kids)."""
     out = []
     for nbytes, t, kids in samples:
-        value = (nbytes / _TWO_20, t) if timestamps else nbytes / _TWO_20
+        value = (nbytes / _MIB, t) if timestamps else nbytes / _MIB
         if multiprocess:
-            value = [value] + [b / _TWO_20 for _, b in kids]
+            value = [value] + [b / _MIB for _, b in kids]
         out.append(value)
     return out
 
 
 def _write_stream(stream, samples, multiprocess):
-    for nbytes, t, kids in samples:
-        stream.write("MEM {0:.6f} {1:.4f}\n".format(nbytes / _TWO_20, t))
-        if multiprocess:
-            for pid, b in kids:
-                stream.write("CHLD {0} {1:.6f} {2:.4f}\n".format(pid, b / _TWO_20, t))
+    text = _core.datafile_mem(samples, multiprocess)
+    if text:
+        stream.write(text)
 
 
 def memory_usage(proc=-1, interval=.1, timeout=None, timestamps=False,
@@ -596,7 +613,7 @@ def memory_usage(proc=-1, interval=.1, timeout=None, timestamps=False,
         if max_usage and timestamps and stream is None:
             samples = sampler.samples()
             when = max(samples, key=lambda s: s[0])[1] if samples else time.time()
-            peak = (sampler.peak() / _TWO_20, when)
+            peak = (sampler.peak() / _MIB, when)
             return (peak, returned) if retval else peak
     else:
         import subprocess
@@ -647,7 +664,7 @@ def _follow_popen(proc, sampler, stream, multiprocess, timeout, interval):
 
 def _finish(samples, sampler, stream, timestamps, multiprocess, max_usage, retval, returned):
     if max_usage:
-        result = sampler.peak() / _TWO_20
+        result = sampler.peak() / _MIB
     elif stream is not None:
         _write_stream(stream, samples, multiprocess)
         if hasattr(stream, "flush"):
@@ -674,7 +691,7 @@ def _get_memory(pid, backend, timestamps=False, include_children=False, filename
     unused: our tracemalloc backend counts the whole Python heap)."""
     backend = choose_backend(backend)
     pid = 0 if pid == -1 or pid == os.getpid() else pid
-    mib = _core.memory(backend, include_children, pid) / _TWO_20
+    mib = _core.memory(backend, include_children, pid) / _MIB
     return (mib, time.time()) if timestamps else mib
 
 
@@ -731,9 +748,9 @@ class MemTimer(_mem_timer_base()):
             stop = self.pipe.poll(self.interval)
         sampler.stop()
         samples = sampler.samples()
-        values = [(b / _TWO_20, t) if self.timestamps else b / _TWO_20 for b, t, _ in samples]
+        values = [(b / _MIB, t) if self.timestamps else b / _MIB for b, t, _ in samples]
         if self.max_usage:
-            values = sampler.peak() / _TWO_20
+            values = sampler.peak() / _MIB
         self.pipe.send(values)
         self.pipe.send(len(samples))
 
@@ -879,5 +896,4 @@ class TimeStamper(object):
             for ts, level in zip(timestamps, self.stack[func]):
                 if len(ts) < 2:
                     continue  # still running when the report was written
-                stream.write("FUNC %s %.4f %.4f %.4f %.4f %d\n" % (
-                    (name,) + ts[0] + ts[1] + (level,)))
+                stream.write(_core.datafile_func(name, *(ts[0] + ts[1] + (level,))))

@@ -25,7 +25,7 @@ import pytest
 from . import LineProfiler, _core, show_results
 
 _BUDGETS = ("peak_rss", "heap_net", "heap_peak", "native_net")
-_MIB = float(2 ** 20)
+_MIB = _core.MIB  # bytes in a MiB: src/core/mp_units.h
 
 
 def pytest_addoption(parser):

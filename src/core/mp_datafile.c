@@ -208,15 +208,31 @@ int mp_dfw_cmdline(mp_dfw_t *w, int argc, char *const argv[])
     return queued(w);
 }
 
+void mp_datafile_add_mem(mp_buf_t *b, double mib, double t)
+{
+    mp_buf_printf(b, "MEM %.6f %.4f\n", mib, t);
+}
+
+void mp_datafile_add_child(mp_buf_t *b, long pid, double mib, double t)
+{
+    mp_buf_printf(b, "CHLD %ld %.6f %.4f\n", pid, mib, t);
+}
+
+void mp_datafile_add_func(mp_buf_t *b, const char *name, double mem0, double t0, double mem1,
+                          double t1, int level)
+{
+    mp_buf_printf(b, "FUNC %s %.4f %.4f %.4f %.4f %d\n", name, mem0, t0, mem1, t1, level);
+}
+
 int mp_dfw_mem(mp_dfw_t *w, double mib, double t)
 {
-    mp_buf_printf(&w->buf, "MEM %.6f %.4f\n", mib, t);
+    mp_datafile_add_mem(&w->buf, mib, t);
     return queued(w);
 }
 
 int mp_dfw_child(mp_dfw_t *w, long pid, double mib, double t)
 {
-    mp_buf_printf(&w->buf, "CHLD %ld %.6f %.4f\n", pid, mib, t);
+    mp_datafile_add_child(&w->buf, pid, mib, t);
     return queued(w);
 }
 

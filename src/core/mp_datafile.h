@@ -20,7 +20,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mp_json.h"
+
 /* ------------------------------------------------------------ writer */
+
+/* The records' text, spelled only here: each appends one whole line to b
+ * (mp_buf of mp_json.h; an allocation failure sets b->failed). Used by the
+ * writer below and by the Python layer (memory_usage(stream=...) and
+ * TimeStamper's FUNC lines), so every writer of the format agrees. */
+void mp_datafile_add_mem(mp_buf_t *b, double mib, double t);
+void mp_datafile_add_child(mp_buf_t *b, long pid, double mib, double t);
+void mp_datafile_add_func(mp_buf_t *b, const char *name, double mem0, double t0, double mem1,
+                          double t1, int level);
 
 typedef struct mp_dfw mp_dfw_t;
 

@@ -11,11 +11,13 @@
 #include "wrapper.h"
 #include "tracer.h"
 #include "../core/mp_clock.h"
+#include "../core/mp_datafile.h"
 #include "../core/mp_labels.h"
 #include "../core/mp_linediff.h"
 #include "../core/mp_meter.h"
 #include "../core/mp_native.h"
 #include "../core/mp_tick.h"
+#include "../core/mp_units.h"
 
 #include <errno.h>
 #include <string.h>
@@ -291,6 +293,84 @@ static PyObject *mod_parse_size(PyObject *m, PyObject *arg)
     return PyFloat_FromDouble(bytes);
 }
 
+/* A str from a text buffer (surrogateescape keeps odd bytes), freeing it. */
+static PyObject *buf_to_str(mp_buf_t *b)
+{
+    if (b->failed) {
+        mp_buf_free(b);
+        return PyErr_NoMemory();
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(b->data ? b->data : "", (Py_ssize_t)b->len,
+                                          "surrogateescape");
+    mp_buf_free(b);
+    return text;
+}
+
+PyDoc_STRVAR(datafile_mem_doc,
+"datafile_mem(samples, multiprocess=False)\n--\n\n"
+"The data file's MEM lines (and with multiprocess a CHLD line per child)\n"
+"for samples as Sampler.samples() gives them: (bytes, time, [(pid, bytes)]).");
+
+static PyObject *mod_datafile_mem(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwlist[] = {"samples", "multiprocess", NULL};
+    PyObject *samples;
+    int multi = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:datafile_mem", kwlist, &samples, &multi)) {
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(samples, "samples must be a sequence");
+    if (seq == NULL) {
+        return NULL;
+    }
+    mp_buf_t b = {0};
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *kids = NULL;
+        double bytes, t;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ddO;a sample is (bytes, time, "
+                              "children)", &bytes, &t, &kids)) {
+            goto fail;
+        }
+        mp_datafile_add_mem(&b, bytes / MP_MIB, t);
+        PyObject *kseq = multi ? PySequence_Fast(kids, "children must be a sequence") : NULL;
+        if (multi && kseq == NULL) {
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; kseq != NULL && j < PySequence_Fast_GET_SIZE(kseq); j++) {
+            long pid;
+            double kb;
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(kseq, j), "ld;a child is (pid, bytes)",
+                                  &pid, &kb)) {
+                Py_DECREF(kseq);
+                goto fail;
+            }
+            mp_datafile_add_child(&b, pid, kb / MP_MIB, t);
+        }
+        Py_XDECREF(kseq);
+    }
+    Py_DECREF(seq);
+    return buf_to_str(&b);
+fail:
+    Py_DECREF(seq);
+    mp_buf_free(&b);
+    return NULL;
+}
+
+static PyObject *mod_datafile_func(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *name;
+    double mem0, t0, mem1, t1;
+    int level;
+    if (!PyArg_ParseTuple(args, "sddddi:datafile_func", &name, &mem0, &t0, &mem1, &t1, &level)) {
+        return NULL;
+    }
+    mp_buf_t b = {0};
+    mp_datafile_add_func(&b, name, mem0, t0, mem1, t1, level);
+    return buf_to_str(&b);
+}
+
 /* Entries from Python take the engine lock (engine.h). */
 MP_LOCKED_METH(L_mod_peak_rss, mod_peak_rss)
 MP_LOCKED_METH(L_mod_sampling_period, mod_sampling_period)
@@ -312,6 +392,8 @@ MP_LOCKED_METH(L_mod_wall_time, mod_wall_time)
 MP_LOCKED_KW(L_mp_show_results, mp_show_results)
 MP_LOCKED_KW(L_mod_diff_reports, mod_diff_reports)
 MP_LOCKED_METH(L_mod_parse_size, mod_parse_size)
+MP_LOCKED_KW(L_mod_datafile_mem, mod_datafile_mem)
+MP_LOCKED_METH(L_mod_datafile_func, mod_datafile_func)
 
 static PyMethodDef module_methods[] = {
     {"peak_rss", L_mod_peak_rss, METH_NOARGS,
@@ -356,6 +438,11 @@ static PyMethodDef module_methods[] = {
     {"parse_size", L_mod_parse_size, METH_O,
      "parse_size(text)\n--\n\nBytes in a size such as '24 MB' (KB/MB/GB 1024-based, as\n"
      "pytest-memray reads them)."},
+    {"datafile_mem", (PyCFunction)(void (*)(void))L_mod_datafile_mem, METH_VARARGS | METH_KEYWORDS,
+     datafile_mem_doc},
+    {"datafile_func", L_mod_datafile_func, METH_VARARGS,
+     "datafile_func(name, mem0, t0, mem1, t1, level)\n--\n\nThe data file's FUNC line of one\n"
+     "timed call (MiB, seconds)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -369,7 +456,10 @@ static int module_exec(PyObject *m)
         || PyModule_AddIntConstant(m, "USES_MONITORING", MP_USE_MONITORING) < 0) {
         return -1;
     }
-    return 0;
+    PyObject *mib = PyFloat_FromDouble(MP_MIB); /* bytes per MiB, for the Python layer */
+    int rc = mib == NULL ? -1 : PyModule_AddObjectRef(m, "MIB", mib);
+    Py_XDECREF(mib);
+    return rc;
 }
 
 static PyModuleDef_Slot module_slots[] = {

@@ -171,3 +171,37 @@ def test_function_labels_scale():
     names = ["m%d.pkg.f" % i for i in range(20000)]
     labels = mprof.function_labels(names)
     assert labels["m7.pkg.f"] == "m7.pkg.f" and len(set(labels.values())) == 20000
+
+
+def test_data_file_records_are_the_readers_format():
+    """memory_usage(stream=) and TimeStamper write the data file's records
+    through the same C formatter as mprof run; the text is the reference's."""
+    core = mp._core
+    assert core.MIB == MIB
+    samples = [(3.5 * MIB, 1700000000.12345, [(12, 2 * MIB)]), (MIB, 1700000001.0, [])]
+    assert core.datafile_mem(samples, True) == (
+        "MEM 3.500000 1700000000.1235\nCHLD 12 2.000000 1700000000.1235\n"
+        "MEM 1.000000 1700000001.0000\n")
+    assert core.datafile_mem(samples) == (
+        "MEM 3.500000 1700000000.1235\nMEM 1.000000 1700000001.0000\n")
+    assert core.datafile_mem([]) == ""
+    assert core.datafile_func("m.f", 1, 2.5, 3, 4, 1) == "FUNC m.f 1.0000 2.5000 3.0000 4.0000 1\n"
+    with pytest.raises(TypeError):
+        core.datafile_mem([(1, 2)])
+    with pytest.raises(TypeError):
+        core.datafile_mem([(1, 2, [(3,)])], True)
+    out = io.StringIO()
+    mp.memory_usage(-1, interval=0.01, timeout=0.05, stream=out)
+    lines = out.getvalue().splitlines()
+    assert lines and all(re.fullmatch(r"MEM \d+\.\d{6} \d+\.\d{4}", ln) for ln in lines)
+
+
+def test_line_profiler_signature_is_the_references_keywords():
+    sig = inspect.signature(mp.LineProfiler.__init__)
+    assert list(sig.parameters)[:6] == ["self", "include_children", "backend", "max_mem",
+                                        "exact", "columns"]
+    assert all(p.kind is p.KEYWORD_ONLY for p in list(sig.parameters.values())[1:6])
+    with pytest.raises(TypeError):
+        mp.LineProfiler(True)
+    prof = mp.LineProfiler(include_children=True, backend="psutil", unknown_option=1)
+    assert prof.include_children and prof.backend == "psutil"
