@@ -42,7 +42,48 @@ static void usage(FILE *out)
             "  --all                 list unchanged lines too\n");
 }
 
-int mprof_diff_main(int argc, char **argv)
+/* What an option with a value does to o. Returns 0, or an exit code
+ * (usage printed) when the value is not understood. */
+static int take_value(int id, const char *value, mp_diff_opts_t *o)
+{
+    double *size = NULL;
+    const char *opt = "--min-change";
+    switch (id) {
+    case OPT_METRIC: {
+        int m = mp_diff_metric_from_name(value);
+        if (m < 0) {
+            usage(stderr);
+            mprof_error("diff", "argument --metric: invalid choice: '%s' (choose from auto, "
+                        "increment, heap, heap-alloc, native, peak)", value);
+            return MPROF_EUSAGE;
+        }
+        o->metric = (mp_diff_metric_t)m;
+        return 0;
+    }
+    case OPT_MAX_LINE:
+        size = &o->max_line;
+        opt = "--max-line";
+        break;
+    case OPT_MAX_TOTAL:
+        size = &o->max_total;
+        opt = "--max-total";
+        break;
+    default:
+        size = &o->min_show;
+        break;
+    }
+    if (mp_diff_parse_size(value, size) < 0) {
+        usage(stderr);
+        mprof_error("diff", "argument %s: not a size: '%s' (e.g. 24MB, 512 KiB, 4096)", opt,
+                    value);
+        return MPROF_EUSAGE;
+    }
+    return 0;
+}
+
+/* The command line into o and paths. Returns -1 to go on, or the exit code
+ * to end with now (help, version, a usage error). */
+static int parse_args(int argc, char **argv, mp_diff_opts_t *o, const char *paths[2])
 {
     static const mprof_opt_t opts[] = {
         {"metric", 0, 1, OPT_METRIC},       {"max-line", 0, 1, OPT_MAX_LINE},
@@ -50,17 +91,10 @@ int mprof_diff_main(int argc, char **argv)
         {"markdown", 0, 0, OPT_MARKDOWN},   {"all", 0, 0, OPT_ALL},
         {"help", 'h', 0, OPT_HELP},         {"version", 0, 0, OPT_VERSION},
         {NULL, 0, 0, 0}};
-    mp_diff_opts_t o = {MP_DIFF_AUTO, -1, -1, -1, 0, 0};
-    const char *paths[2] = {NULL, NULL};
-    int npaths = 0;
+    int npaths = 0, rc;
     mprof_optparse_t p;
     mprof_opt_init(&p, argc, argv, 2, opts, 0);
-    for (;;) {
-        int id = mprof_opt_next(&p);
-        if (id == MPROF_OPT_END) {
-            break;
-        }
-        double *size = NULL;
+    for (int id = mprof_opt_next(&p); id != MPROF_OPT_END; id = mprof_opt_next(&p)) {
         switch (id) {
         case MPROF_OPT_ERROR:
             usage(stderr);
@@ -74,31 +108,19 @@ int mprof_diff_main(int argc, char **argv)
             }
             paths[npaths++] = p.value;
             break;
-        case OPT_METRIC: {
-            int m = mp_diff_metric_from_name(p.value);
-            if (m < 0) {
-                usage(stderr);
-                mprof_error("diff", "argument --metric: invalid choice: '%s' (choose from auto, "
-                            "increment, heap, heap-alloc, native, peak)", p.value);
-                return MPROF_EUSAGE;
-            }
-            o.metric = (mp_diff_metric_t)m;
-            break;
-        }
+        case OPT_METRIC:
         case OPT_MAX_LINE:
-            size = &o.max_line;
-            break;
         case OPT_MAX_TOTAL:
-            size = &o.max_total;
-            break;
         case OPT_MIN_CHANGE:
-            size = &o.min_show;
+            if ((rc = take_value(id, p.value, o)) != 0) {
+                return rc;
+            }
             break;
         case OPT_MARKDOWN:
-            o.markdown = 1;
+            o->markdown = 1;
             break;
         case OPT_ALL:
-            o.all = 1;
+            o->all = 1;
             break;
         case OPT_HELP:
             usage(stdout);
@@ -109,12 +131,6 @@ int mprof_diff_main(int argc, char **argv)
         default:
             break;
         }
-        if (size != NULL && mp_diff_parse_size(p.value, size) < 0) {
-            usage(stderr);
-            mprof_error("diff", "argument %s: not a size: '%s' (e.g. 24MB, 512 KiB, 4096)",
-                        argv[p.index - 1], p.value);
-            return MPROF_EUSAGE;
-        }
     }
     if (npaths < 2) {
         usage(stderr);
@@ -122,6 +138,12 @@ int mprof_diff_main(int argc, char **argv)
                     npaths == 0 ? "BASE, NEW" : "NEW");
         return MPROF_EUSAGE;
     }
+    return -1;
+}
+
+/* Read both reports, print their diff. Returns the exit code. */
+static int compare(const char *const paths[2], const mp_diff_opts_t *o)
+{
     char *text[2] = {NULL, NULL};
     size_t len[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
@@ -134,7 +156,7 @@ int mprof_diff_main(int argc, char **argv)
     mp_buf_t out = {0};
     mp_diff_result_t res;
     char err[512];
-    int rc = mp_diff_reports(text[0], len[0], paths[0], text[1], len[1], paths[1], &o, &out, &res,
+    int rc = mp_diff_reports(text[0], len[0], paths[0], text[1], len[1], paths[1], o, &out, &res,
                              err, sizeof(err));
     free(text[0]);
     free(text[1]);
@@ -150,4 +172,12 @@ int mprof_diff_main(int argc, char **argv)
     }
     mp_buf_free(&out);
     return res.breaches > 0 ? MPROF_EOVER : MPROF_OK;
+}
+
+int mprof_diff_main(int argc, char **argv)
+{
+    mp_diff_opts_t o = {MP_DIFF_AUTO, -1, -1, -1, 0, 0};
+    const char *paths[2] = {NULL, NULL};
+    int rc = parse_args(argc, argv, &o, paths);
+    return rc >= 0 ? rc : compare(paths, &o);
 }

@@ -1,6 +1,7 @@
 #include "mp_datafile.h"
 
 #include "mp_json.h"
+#include "mp_units.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -651,7 +652,7 @@ int mp_read_text_file(const char *path, char **out, size_t *outlen)
     }
     /* What the file holds now, plus what a running mprof may add while we
      * read; never without bound. */
-    size_t limit = (st.st_size > 0 ? (size_t)st.st_size : 0) + ((size_t)64 << 20);
+    size_t limit = (st.st_size > 0 ? (size_t)st.st_size : 0) + 64 * MP_MIB_BYTES;
     cap = (st.st_size > 0 ? (size_t)st.st_size : 0) + 4096;
     text = malloc(cap);
     if (text == NULL) {

@@ -2,6 +2,7 @@
 #include "mp_linediff.h"
 
 #include "mp_jsonread.h"
+#include "mp_units.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIB 1048576.0
 #define NMETRICS 5
 
 static const char *const metric_names[] = {"increment", "heap", "heap-alloc", "native", "peak",
@@ -55,8 +55,8 @@ int mp_diff_parse_size(const char *s, double *bytes)
         double scale;
     } units[] = {
         {"", 1},          {"b", 1},           {"kb", 1024.0},     {"kib", 1024.0},
-        {"k", 1024.0},    {"mb", MIB},        {"mib", MIB},       {"m", MIB},
-        {"gb", MIB * 1024}, {"gib", MIB * 1024}, {"g", MIB * 1024},
+        {"k", 1024.0},    {"mb", MP_MIB},        {"mib", MP_MIB},       {"m", MP_MIB},
+        {"gb", MP_MIB * 1024}, {"gib", MP_MIB * 1024}, {"g", MP_MIB * 1024},
     };
     char u[8];
     size_t n = strlen(end);
@@ -259,7 +259,7 @@ static void match_functions(drep_t *a, drep_t *b)
 
 static void mib(char *out, size_t cap, double bytes, int sign)
 {
-    snprintf(out, cap, sign ? "%+.3f MiB" : "%.3f MiB", bytes / MIB);
+    snprintf(out, cap, sign ? "%+.3f MiB" : "%.3f MiB", bytes / MP_MIB);
 }
 
 typedef struct {

@@ -35,6 +35,7 @@
 #define MP_LINES_H
 
 #include "mp_meter.h"
+#include "mp_report.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -59,11 +60,7 @@ enum {
     MP_NTQ
 };
 
-/* Optional columns of a table (bit mask). */
-#define MP_COL_PEAK 1
-#define MP_COL_HEAP 2
-#define MP_COL_NATIVE 4
-#define MP_COL_EXPLAIN 8
+/* Optional columns of a table: MP_COL_* of mp_report.h. */
 
 /* What one source line of one table accumulated. Bytes (or the backend's
  * unit); occ counts finished executions of the line. */

@@ -14,11 +14,11 @@ static const struct {
     int bit;
     const char *head;
 } columns[] = {
-    {MP_REPORT_PEAK, "        Peak"},
-    {MP_REPORT_HEAP, "    Heap net"},  {MP_REPORT_HEAP, "  Heap alloc"},
-    {MP_REPORT_NATIVE, "  Native net"}, {MP_REPORT_NATIVE, "Native alloc"},
-    {MP_REPORT_EXPLAIN, "     Py heap"}, {MP_REPORT_EXPLAIN, "      Native"},
-    {MP_REPORT_EXPLAIN, "       Files"}, {MP_REPORT_EXPLAIN, "       Other"},
+    {MP_COL_PEAK, "        Peak"},
+    {MP_COL_HEAP, "    Heap net"},  {MP_COL_HEAP, "  Heap alloc"},
+    {MP_COL_NATIVE, "  Native net"}, {MP_COL_NATIVE, "Native alloc"},
+    {MP_COL_EXPLAIN, "     Py heap"}, {MP_COL_EXPLAIN, "      Native"},
+    {MP_COL_EXPLAIN, "       Files"}, {MP_COL_EXPLAIN, "       Other"},
 };
 #define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
 

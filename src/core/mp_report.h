@@ -22,13 +22,13 @@ int mp_report_separator(char *out, size_t cap);
 /* A memory figure as the report prints it: "{mib:{p+4}.{p}f} MiB". */
 int mp_report_mib(char *out, size_t cap, double mib, int precision);
 
-/* Optional columns, in the order they are printed after Occurrences
- * (the same bits as mp_lines' MP_COL_*). */
-#define MP_REPORT_PEAK 1      /* "Peak": highest memory while the line ran */
-#define MP_REPORT_HEAP 2      /* "Heap net", "Heap alloc": Python-heap bytes */
-#define MP_REPORT_NATIVE 4    /* "Native net", "Native alloc": native allocators */
-#define MP_REPORT_EXPLAIN 8   /* "Py heap", "Native", "Files", "Other": the
-                                 line's change, split by where it went */
+/* Optional columns (a bit mask), in the order they are printed after
+ * Occurrences. The same bits choose what mp_lines' tables record. */
+#define MP_COL_PEAK 1      /* "Peak": highest memory while the line ran */
+#define MP_COL_HEAP 2      /* "Heap net", "Heap alloc": Python-heap bytes */
+#define MP_COL_NATIVE 4    /* "Native net", "Native alloc": native allocators */
+#define MP_COL_EXPLAIN 8   /* "Py heap", "Native", "Files", "Other": the line's
+                              change, split by where it went */
 
 /* The header row with the optional columns in cols (0: the reference's). */
 int mp_report_header_cols(char *out, size_t cap, int cols);

@@ -8,6 +8,7 @@
 
 #include "report.h"
 #include "tracer.h"
+#include "../core/mp_units.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ static void on_limit(void *owner, const void *frame, int64_t now)
     PyObject *fr = frame ? (PyObject *)frame : (PyObject *)PyEval_GetFrame();
     pending_prof = Py_NewRef((PyObject *)p);
     pending_frame = Py_NewRef(fr ? fr : Py_None);
-    pending_mib = (double)now / 1048576.0;
+    pending_mib = (double)now / MP_MIB;
     mp_profiler_pending = 1;
 }
 
@@ -217,7 +218,7 @@ static int profiler_init(PyObject *self, PyObject *args, PyObject *kw)
         if (limit == -1.0 && PyErr_Occurred()) {
             return -1;
         }
-        limit *= 1048576.0;
+        limit *= MP_MIB;
     }
     if (mp_table_active_here(p->table) || p->global) {
         PyErr_SetString(PyExc_RuntimeError, "cannot re-initialise an enabled LineProfiler");
@@ -535,7 +536,7 @@ static PyObject *profiler_disable_by_count(PyObject *self, PyObject *unused)
 
 static PyObject *mib(int64_t bytes)
 {
-    return PyFloat_FromDouble((double)bytes / 1048576.0);
+    return PyFloat_FromDouble((double)bytes / MP_MIB);
 }
 
 /* {lineno: (increment, mem_usage, occurrences)} for one block, MiB. */
@@ -739,7 +740,7 @@ static PyObject *profiler_get_max_mem(PyObject *self, void *closure)
     if (p->max_mem < 0) {
         Py_RETURN_NONE;
     }
-    return PyFloat_FromDouble(p->max_mem / 1048576.0);
+    return PyFloat_FromDouble(p->max_mem / MP_MIB);
 }
 
 static int profiler_set_max_mem(PyObject *self, PyObject *value, void *closure)
@@ -752,7 +753,7 @@ static int profiler_set_max_mem(PyObject *self, PyObject *value, void *closure)
         if (limit == -1.0 && PyErr_Occurred()) {
             return -1;
         }
-        limit *= 1048576.0;
+        limit *= MP_MIB;
     }
     p->max_mem = limit;
     mp_table_set_limit(p->table, limit >= 0 ? (int64_t)limit : -1, on_limit, p);

@@ -27,7 +27,7 @@ static int block_ran(const mp_block_t *b)
 /* mp_report's column bits are mp_lines' MP_COL_*. */
 static int report_cols(int cols)
 {
-    return cols & (MP_REPORT_PEAK | MP_REPORT_HEAP | MP_REPORT_NATIVE | MP_REPORT_EXPLAIN);
+    return cols & (MP_COL_PEAK | MP_COL_HEAP | MP_COL_NATIVE | MP_COL_EXPLAIN);
 }
 
 /* What the line's change was made of (explain): Python heap, native heap,

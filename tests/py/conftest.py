@@ -10,6 +10,10 @@ import sysconfig
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The build folder the tests use (make's BUILD; MP_TEST_BUILD lets two
+# checkouts' runs share a tree without rebuilding each other's mprof).
+BUILD = os.environ.get("MP_TEST_BUILD", "build")
+MPROF = os.path.join(ROOT, BUILD, "mprof")
 TARGETS = os.path.join(ROOT, "tests", "targets")
 MIB = float(2 ** 20)
 

@@ -8,9 +8,8 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, env_with_us, run_watched
+from conftest import BUILD, MPROF, ROOT, env_with_us, run_watched
 
-MPROF = os.path.join(ROOT, "build", "mprof")
 MIB = 2.0 ** 20
 
 V1 = """\
@@ -146,7 +145,7 @@ def test_bad_input_is_one_line_and_a_status(tmp_path, reports):
     cases = [
         (["diff", str(base)], 2, "the following arguments are required: NEW"),
         (["diff", "--metric", "bytes", str(base), str(base)], 2, "invalid choice: 'bytes'"),
-        (["diff", "--max-line", "lots", str(base), str(base)], 2, "not a size: 'lots'"),
+        (["diff", "--max-line", "lots", str(base), str(base)], 2, "argument --max-line: not a size: 'lots'"),
         (["diff", str(base), "missing.json"], 6, "cannot read missing.json: No such file or directory"),
         (["diff", str(base), "/tmp"], 6, "cannot read /tmp: Is a directory"),
         (["diff", str(base), "bad.json"], 6, "bad.json: not JSON (expected a value"),

@@ -11,16 +11,17 @@ import time
 
 import pytest
 
-from conftest import FREE_THREADED, RSS_FALLS_LATER, ROOT, env_with_us, reference_python, run_watched
+from conftest import (BUILD, FREE_THREADED, MPROF, RSS_FALLS_LATER, ROOT, env_with_us,
+                      reference_python, run_watched)
 
-MPROF = os.path.join(ROOT, "build", "mprof")
 LINE = re.compile(r"^(CMDLINE .*|MEM \d+\.\d{6} \d+\.\d{4}|CHLD \d+ \d+\.\d{6} \d+\.\d{4}|"
                   r"FUNC \S+ -?\d+\.\d{4} \d+\.\d{4} -?\d+\.\d{4} \d+\.\d{4} \d+)$")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def built():
-    r = subprocess.run(["make", "-s", "mprof"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(["make", "-s", "mprof", "BUILD=" + BUILD], cwd=ROOT, capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     assert os.access(MPROF, os.X_OK)
 
