@@ -1,6 +1,6 @@
 #include "mp_datafile.h"
 
-#include "mp_json.h"
+#include "mp_buf.h"
 #include "mp_units.h"
 
 #include <errno.h>

@@ -20,12 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mp_json.h"
+#include "mp_buf.h"
 
 /* ------------------------------------------------------------ writer */
 
 /* The records' text, spelled only here: each appends one whole line to b
- * (mp_buf of mp_json.h; an allocation failure sets b->failed). Used by the
+ * (an allocation failure sets b->failed). Used by the
  * writer below and by the Python layer (memory_usage(stream=...) and
  * TimeStamper's FUNC lines), so every writer of the format agrees. */
 void mp_datafile_add_mem(mp_buf_t *b, double mib, double t);

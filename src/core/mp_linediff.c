@@ -1,6 +1,7 @@
 /* Line reports compared line by line: see mp_linediff.h. */
 #include "mp_linediff.h"
 
+#include "mp_json.h"
 #include "mp_jsonread.h"
 #include "mp_units.h"
 

@@ -11,7 +11,7 @@
 #ifndef MP_LINEDIFF_H
 #define MP_LINEDIFF_H
 
-#include "mp_json.h"
+#include "mp_buf.h"
 
 #include <stdint.h>
 
