@@ -337,3 +337,113 @@ PyObject *mp_report_json(mp_profiler_t *p)
     mp_buf_free(&b);
     return result;
 }
+
+/* ------------------------------------------- results as Python objects */
+
+static PyObject *mib(int64_t bytes)
+{
+    return PyFloat_FromDouble((double)bytes / MP_MIB);
+}
+
+/* {lineno: (increment, mem_usage, occurrences)} for one block, MiB. */
+static PyObject *block_dict(const mp_block_t *b)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < b->nlines; i++) {
+        const mp_row_t *r = &b->rows[i];
+        if (r->occ == 0) {
+            continue;
+        }
+        PyObject *k = PyLong_FromLong(b->first_line + i);
+        PyObject *v = Py_BuildValue("(NNL)", mib(r->inc), mib(r->mem), (long long)r->occ);
+        if (k == NULL || v == NULL || PyDict_SetItem(d, k, v) < 0) {
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(k);
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+PyObject *mp_report_code_map(mp_profiler_t *p)
+{
+    PyObject *out = PyDict_New();
+    PyObject *per_block = PyList_New(p->nblocks);
+    if (out == NULL || per_block == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
+        PyObject *d = block_dict(mp_table_block(p->table, (int)i));
+        if (d == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(per_block, i, d);
+    }
+    PyObject *code, *pidx;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(p->codes, &pos, &code, &pidx)) {
+        Py_ssize_t idx = PyLong_AsSsize_t(pidx);
+        /* Nested code objects share their parent's dict, as in the reference. */
+        if (PyDict_SetItem(out, code, PyList_GET_ITEM(per_block, idx)) < 0) {
+            goto fail;
+        }
+    }
+    Py_DECREF(per_block);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(per_block);
+    return NULL;
+}
+
+const char mp_report_blocks_doc[] = (
+"_blocks()\n--\n\n"
+"The report's blocks in registration order: a list of (filename, code,\n"
+"first_line, rows) where rows has one entry per source line, either None\n"
+"(never ran) or (increment, mem_usage, occurrences, peak, heap_net,\n"
+"heap_alloc, native_net, native_alloc), memory in MiB (the column figures\n"
+"are 0 unless their column is on).");
+
+PyObject *mp_report_blocks(mp_profiler_t *p)
+{
+    PyObject *out = PyList_New(p->nblocks);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < p->nblocks; i++) {
+        const mp_block_t *b = mp_table_block(p->table, (int)i);
+        PyObject *rows = PyList_New(b->nlines);
+        if (rows == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        for (int j = 0; j < b->nlines; j++) {
+            const mp_row_t *r = &b->rows[j];
+            PyObject *v = r->occ ? Py_BuildValue("(NNLNNNNN)", mib(r->inc), mib(r->mem),
+                                                 (long long)r->occ, mib(r->peak),
+                                                 mib(r->heap_net), mib(r->heap_alloc),
+                                                 mib(r->native_net), mib(r->native_alloc))
+                                 : Py_NewRef(Py_None);
+            if (v == NULL) {
+                Py_DECREF(rows);
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyList_SET_ITEM(rows, j, v);
+        }
+        PyObject *t = Py_BuildValue("(OOiN)", p->blocks[i].filename, p->blocks[i].code,
+                                    b->first_line, rows);
+        if (t == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, t);
+    }
+    return out;
+}
