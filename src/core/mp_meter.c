@@ -1,6 +1,7 @@
 #include "mp_meter.h"
 
 #include "mp_proc.h"
+#include "mp_tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,28 +162,23 @@ static int read_one(mp_backend_t b, int pid, int64_t *bytes)
     }
 }
 
-#define MAX_CHILDREN 4096
-
 int mp_meter_read(mp_backend_t b, int pid, int include_children, int64_t *bytes)
 {
-    if (read_one(b, pid, bytes) < 0) {
+    int64_t own = 0, kids = 0;
+    if (read_one(b, pid, &own) < 0) {
         return -1;
     }
     if (include_children) {
-        static pid_t kids[MAX_CHILDREN];
-        static pthread_mutex_t kids_lock = PTHREAD_MUTEX_INITIALIZER;
-        size_t n = 0;
-        pthread_mutex_lock(&kids_lock);
-        if (mp_proc_descendants(MP_PROC_ROOT, pid, kids, MAX_CHILDREN, &n) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                int64_t v = 0;
-                if (read_one(b, kids[i], &v) == 0) { /* a child may be gone */
-                    *bytes += v;
-                }
-            }
+        /* A tree of its own per call: nothing shared, so no lock, and each
+         * descendant is read through a descriptor opened for it. */
+        mp_tree_t *t = mp_tree_new(MP_PROC_ROOT, pid, b, 0);
+        if (t == NULL) {
+            return -1;
         }
-        pthread_mutex_unlock(&kids_lock);
+        (void)mp_tree_sample(t, 0, &kids);
+        mp_tree_free(t);
     }
+    *bytes = own + kids;
     return 0;
 }
 
@@ -203,6 +199,11 @@ static const char *pidmeter_leaf(mp_backend_t b)
 
 int mp_pidmeter_open(mp_pidmeter_t *m, pid_t pid, mp_backend_t b)
 {
+    return mp_pidmeter_open_at(m, MP_PROC_ROOT, pid, b);
+}
+
+int mp_pidmeter_open_at(mp_pidmeter_t *m, const char *procfs, pid_t pid, mp_backend_t b)
+{
     const char *leaf = pidmeter_leaf(b);
     m->fd = -1;
     m->pid = pid;
@@ -212,7 +213,7 @@ int mp_pidmeter_open(mp_pidmeter_t *m, pid_t pid, mp_backend_t b)
         errno = EINVAL;
         return -1;
     }
-    m->fd = mp_proc_open_leaf(MP_PROC_ROOT, pid, leaf);
+    m->fd = mp_proc_open_leaf(procfs, pid, leaf);
     if (m->fd < 0) {
         return -1;
     }

@@ -30,8 +30,9 @@ const char *mp_backend_name(mp_backend_t b);
 int mp_backend_available(mp_backend_t b);
 
 /* Memory of process pid (0 = self) by backend b, in bytes, plus that of all
- * its descendants when include_children is set. HEAP is not handled here
- * (returns -1, EINVAL). Returns 0 or -1 with errno set. */
+ * its descendants when include_children is set (listed and read once through
+ * an mp_tree). HEAP is not handled here (returns -1, EINVAL). Returns 0 or -1
+ * with errno set (ENOMEM: no memory for the descendants' tables). */
 int mp_meter_read(mp_backend_t b, int pid, int include_children, int64_t *bytes);
 
 /* RSS of this process through a cached descriptor: the hot path. Returns 0 or
@@ -64,6 +65,10 @@ typedef struct {
 /* Start following pid with backend b (not HEAP). Returns 0, or -1 with errno:
  * ENOENT no such process, EACCES not permitted, EINVAL bad backend. */
 int mp_pidmeter_open(mp_pidmeter_t *m, pid_t pid, mp_backend_t b);
+
+/* mp_pidmeter_open under the procfs root given (a fixture folder in tests;
+ * MP_PROC_ROOT otherwise). Same contract. */
+int mp_pidmeter_open_at(mp_pidmeter_t *m, const char *procfs, pid_t pid, mp_backend_t b);
 
 /* Current memory of the process in bytes. -1 with errno ESRCH once the
  * process has ended (a zombie counts as ended: no memory map, state Z, or no

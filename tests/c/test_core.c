@@ -19,8 +19,13 @@
 #include "mp_ptrmap.h"
 #include "mp_report.h"
 #include "mp_sampler.h"
+#include "mp_tree.h"
+#include "mp_units.h"
 
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -338,6 +343,224 @@ START_TEST(sampler_rejects_a_missing_process_and_bad_options)
 }
 END_TEST
 
+/* ------------------------------------------------------------ tree */
+
+START_TEST(tree_follows_the_fixture_descendants)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    int64_t total = -1;
+    mp_tree_t *t = mp_tree_new(ROOT, 4242, MP_BACKEND_RSS, 0);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(mp_tree_count(t), 0); /* nothing listed before the first sample */
+    for (int round = 0; round < 2; round++) { /* the second reads the kept descriptors */
+        ck_assert_uint_eq(mp_tree_sample(t, round, &total), 2);
+        ck_assert_uint_eq(mp_tree_count(t), 2);
+        ck_assert_int_eq(mp_tree_pid(t, 0), 4243);
+        ck_assert_int_eq(mp_tree_bytes(t, 0), 256 * ps);
+        ck_assert_int_eq(mp_tree_pid(t, 1), 4244);
+        ck_assert_int_eq(mp_tree_bytes(t, 1), 512 * ps);
+        ck_assert_int_eq(total, 768 * ps);
+    }
+    mp_tree_free(t);
+    /* A leaf, and a root that does not exist: no descendants. */
+    t = mp_tree_new(ROOT, 4243, MP_BACKEND_RSS, 0);
+    ck_assert_uint_eq(mp_tree_sample(t, 0, &total), 0);
+    ck_assert_int_eq(total, 0);
+    mp_tree_free(t);
+    t = mp_tree_new(ROOT, 999999, MP_BACKEND_RSS, 0);
+    ck_assert_uint_eq(mp_tree_sample(t, 0, &total), 0);
+    mp_tree_free(t);
+    /* A descendant the backend cannot read (no smaps_rollup) is left out. */
+    t = mp_tree_new(ROOT, 4242, MP_BACKEND_PSS, 0);
+    ck_assert_uint_eq(mp_tree_sample(t, 0, &total), 0);
+    mp_tree_free(t);
+    ck_assert_ptr_null(mp_tree_new(ROOT, 4242, MP_BACKEND_HEAP, 0));
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_ptr_null(mp_tree_new(ROOT, 4242, MP_BACKEND_RSS, -1));
+    ck_assert_int_eq(errno, EINVAL);
+    mp_tree_free(NULL);
+}
+END_TEST
+
+/* A writable fake procfs in a temporary folder, for trees that change. */
+static void put_file(const char *dir, const char *leaf, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, leaf);
+    FILE *f = fopen(path, "w"); /* truncates in place: a kept descriptor sees it */
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* <root>/<pid>/statm with that many resident pages, and the pid's children. */
+static void put_process(const char *root, pid_t pid, long pages, const char *children)
+{
+    char dir[512], task[600], text[64];
+    snprintf(dir, sizeof(dir), "%s/%d", root, (int)pid);
+    snprintf(task, sizeof(task), "%s/task", dir);
+    (void)mkdir(dir, 0700); /* may exist: the files are rewritten */
+    (void)mkdir(task, 0700);
+    snprintf(task, sizeof(task), "%s/task/%d", dir, (int)pid);
+    (void)mkdir(task, 0700);
+    put_file(task, "children", children);
+    snprintf(text, sizeof(text), "1000 %ld 0 0 0 0 0\n", pages);
+    put_file(dir, "statm", text);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+START_TEST(tree_keeps_readers_and_relists_on_time)
+{
+    char root[] = "/tmp/mp_tree_XXXXXX", dir[600];
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    long ps = sysconf(_SC_PAGESIZE);
+    int64_t total = 0;
+    put_process(root, 100, 1, "101 101 ");  /* listed twice: followed once */
+    put_process(root, 101, 10, "");
+    mp_tree_t *t = mp_tree_new(root, 100, MP_BACKEND_RSS, 1000);
+    ck_assert_uint_eq(mp_tree_sample(t, 5000, &total), 1);
+    ck_assert_int_eq(total, 10 * ps);
+    /* A new child waits for the next listing, due 1000 ns after the last. */
+    put_process(root, 100, 1, "101 102 ");
+    put_process(root, 102, 20, "");
+    ck_assert_uint_eq(mp_tree_sample(t, 5999, &total), 1);
+    ck_assert_uint_eq(mp_tree_sample(t, 6000, &total), 2);
+    ck_assert_int_eq(mp_tree_pid(t, 1), 102);
+    ck_assert_int_eq(total, 30 * ps);
+    /* 101 ends (a zombie's statm is all zeros) and its pid goes at once to
+     * an unrelated process (a new file): its kept reader sees the end and
+     * drops it, the new process is not read in its place. */
+    snprintf(dir, sizeof(dir), "%s/101", root);
+    put_file(dir, "statm", "0 0 0 0 0 0 0\n");
+    snprintf(dir, sizeof(dir), "%s/101/statm", root);
+    ck_assert_int_eq(unlink(dir), 0);
+    put_process(root, 101, 99, "");
+    ck_assert_uint_eq(mp_tree_sample(t, 6001, &total), 1);
+    ck_assert_int_eq(mp_tree_pid(t, 0), 102);
+    ck_assert_int_eq(total, 20 * ps);
+    /* The next listing finds pid 101 again: a new descendant, opened anew. */
+    ck_assert_uint_eq(mp_tree_sample(t, 7000, &total), 2);
+    ck_assert_int_eq(total, (99 + 20) * ps);
+    mp_tree_free(t);
+    /* No fixed cap: a large tree (root 100, 'fan' children 1000.. each with
+     * 'fan' children 10000..) is listed whole, past the first table's size
+     * and the old caps (1024, 4096), one descriptor per descendant. Each
+     * children file stays short (mp_proc_descendants reads 4 KiB of one). */
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    int fan = rl.rlim_cur >= 4900 + 64 ? 70 : 30; /* 4970 or 930 descendants */
+    char list[600];
+    size_t len = 0;
+    for (int i = 0; i < fan; i++) {
+        size_t sub = 0;
+        char sublist[600];
+        for (int j = 0; j < fan; j++) {
+            pid_t g = 10000 + i * fan + j;
+            put_process(root, g, 1, "");
+            sub += (size_t)snprintf(sublist + sub, sizeof(sublist) - sub, "%d ", (int)g);
+        }
+        put_process(root, 1000 + i, 2, sublist);
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%d ", 1000 + i);
+    }
+    put_process(root, 100, 1, list);
+    size_t all = (size_t)(fan + fan * fan);
+    t = mp_tree_new(root, 100, MP_BACKEND_RSS, 0);
+    ck_assert_uint_eq(mp_tree_sample(t, 0, &total), all);
+    ck_assert_int_eq(total, (int64_t)(2 * fan + fan * fan) * ps);
+    ck_assert_int_eq(mp_tree_pid(t, 0), 1000);                     /* breadth first */
+    ck_assert_int_eq(mp_tree_pid(t, (size_t)fan), 10000);
+    ck_assert_int_eq(mp_tree_pid(t, all - 1), 10000 + fan * fan - 1);
+    mp_tree_free(t);
+    ck_assert_int_eq(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+END_TEST
+
+/* Wait until fd reaches end of file (every writer closed it). */
+static void wait_for_eof(int fd)
+{
+    char c;
+    while (read(fd, &c, 1) > 0) {
+    }
+}
+
+START_TEST(tree_sees_live_children_come_and_go)
+{
+    int go[2], ready[2];
+    pid_t kids[3];
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(ready), 0);
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        ck_assert_int_ge(kids[i], 0);
+        if (kids[i] == 0) {
+            close(go[1]);
+            close(ready[0]);
+            pid_t grandchild = i == 0 ? fork() : -1;
+            if (grandchild == 0) {
+                close(ready[1]);
+                wait_for_eof(go[0]);
+                _exit(0);
+            }
+            ssize_t w = write(ready[1], "x", 1);
+            close(ready[1]);
+            wait_for_eof(go[0]);
+            if (grandchild > 0) {
+                waitpid(grandchild, NULL, 0);
+            }
+            _exit(w == 1 ? 0 : 1);
+        }
+    }
+    close(go[0]);
+    close(ready[1]);
+    wait_for_eof(ready[0]); /* all three started, the grandchild forked */
+    close(ready[0]);
+
+    mp_tree_t *t = mp_tree_new(MP_PROC_ROOT, 0, MP_BACKEND_RSS, 0);
+    ck_assert_ptr_nonnull(t);
+    int64_t total = 0, sum = 0;
+    ck_assert_uint_eq(mp_tree_sample(t, mp_clock_mono_ns(), &total), 4);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_gt(mp_tree_bytes(t, i), 0);
+        sum += mp_tree_bytes(t, i);
+        if (i < 3) { /* breadth first: the children, then the grandchild */
+            pid_t p = mp_tree_pid(t, i);
+            ck_assert(p == kids[0] || p == kids[1] || p == kids[2]);
+        }
+    }
+    ck_assert_int_eq(total, sum);
+    /* The one-shot reading counts the first child's grandchild too. */
+    int64_t alone = 0, with = 0;
+    ck_assert_int_eq(mp_meter_read(MP_BACKEND_RSS, kids[0], 0, &alone), 0);
+    ck_assert_int_eq(mp_meter_read(MP_BACKEND_RSS, kids[0], 1, &with), 0);
+    ck_assert_int_gt(with, alone);
+
+    /* They end: zombies (not reaped yet) count as ended. */
+    close(go[1]);
+    size_t left = 4;
+    for (int tries = 0; tries < 400 && left > 0; tries++) {
+        sleep_ms(5);
+        left = mp_tree_sample(t, mp_clock_mono_ns(), &total);
+    }
+    ck_assert_uint_eq(left, 0);
+    ck_assert_int_eq(total, 0);
+    for (int i = 0; i < 3; i++) {
+        int status;
+        ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ck_assert_uint_eq(mp_tree_sample(t, mp_clock_mono_ns(), &total), 0);
+    mp_tree_free(t);
+}
+END_TEST
+
 /* ------------------------------------------------------------ data file */
 
 static void parse_text(const char *text, mp_profile_t *p)
@@ -620,7 +843,7 @@ START_TEST(diff_matches_lines_by_text_and_applies_limits)
                 "{\"lineno\": 4, \"source\": \"y = f()\", \"heap_net\": 3145728},"
                 "{\"lineno\": 5, \"source\": \"x = 1\", \"heap_net\": 7},"
                 "{\"lineno\": 6, \"source\": \"z = g()\", \"heap_net\": 10}");
-    mp_diff_opts_t o = {MP_DIFF_AUTO, 2.5 * 1048576, -1, -1, 0, 0};
+    mp_diff_opts_t o = {MP_DIFF_AUTO, 2.5 * MP_MIB, -1, -1, 0, 0};
     mp_buf_t out = {0};
     mp_diff_result_t res;
     ck_assert_int_eq(mp_diff_reports(a, strlen(a), "a", b, strlen(b), "b", &o, &out, &res, err,
@@ -631,7 +854,7 @@ START_TEST(diff_matches_lines_by_text_and_applies_limits)
     ck_assert(strstr(out.data, "+2.000 MiB   y = f()") != NULL);
     ck_assert(strstr(out.data, "x = 1") == NULL);
     mp_buf_free(&out);
-    o.max_line = 1048576;
+    o.max_line = MP_MIB;
     o.max_total = 0;
     ck_assert_int_eq(mp_diff_reports(a, strlen(a), "a", b, strlen(b), "b", &o, &out, &res, err,
                                      sizeof(err)), 0);
@@ -648,7 +871,7 @@ START_TEST(diff_matches_lines_by_text_and_applies_limits)
     mp_buf_free(&out);
     double bytes;
     ck_assert_int_eq(mp_diff_parse_size("24 MB", &bytes), 0);
-    ck_assert(bytes == 24.0 * 1048576);
+    ck_assert(bytes == 24.0 * MP_MIB);
     ck_assert_int_eq(mp_diff_parse_size("1.5kib", &bytes), 0);
     ck_assert(bytes == 1536.0);
     ck_assert_int_eq(mp_diff_parse_size("-1MB", &bytes), -1);
@@ -688,6 +911,12 @@ static Suite *core_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, sampler_samples_at_its_interval_and_keeps_the_peak);
     tcase_add_test(tc, sampler_rejects_a_missing_process_and_bad_options);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tree");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, tree_follows_the_fixture_descendants);
+    tcase_add_test(tc, tree_keeps_readers_and_relists_on_time);
+    tcase_add_test(tc, tree_sees_live_children_come_and_go);
     suite_add_tcase(s, tc);
     tc = tcase_create("datafile");
     tcase_add_test(tc, datafile_reads_every_record_kind);
