@@ -2,6 +2,7 @@
 
 #include "mp_clock.h"
 #include "mp_proc.h"
+#include "mp_tree.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAX_KIDS 1024
 
 struct mp_sampler {
     mp_sampler_opts_t o;
@@ -28,8 +27,12 @@ struct mp_sampler {
     size_t nk, capk;
     int64_t peak;
     int peak_reset;            /* the kernel's mark was reset at start */
-    pid_t kid_pids[MAX_KIDS];  /* scratch of take_sample (never concurrent) */
-    mp_child_sample_t kid_scratch[MAX_KIDS];
+    /* The descendants (include_children, multiprocess; NULL otherwise).
+     * No lock: only take_sample touches it, and take_sample never runs
+     * concurrently with itself (start samples before the thread exists,
+     * the thread is the only sampler while it runs, stop and the fork
+     * handlers sample or restart only after joining it). */
+    mp_tree_t *tree;
 };
 
 /* Samplers whose thread runs, so fork can stop and restart them. */
@@ -56,13 +59,24 @@ static void list_remove(mp_sampler_t *s)
     pthread_mutex_unlock(&list_lock);
 }
 
-static int read_total(mp_sampler_t *s, int64_t *bytes)
+/* The sampled figure into *bytes: the reader's, or the process's plus, with
+ * include_children, its descendants'. The tree's sample also leaves each
+ * descendant's figure; *nkids receives how many to record (multiprocess). */
+static int read_total(mp_sampler_t *s, int64_t *bytes, size_t *nkids)
 {
-    if (s->o.read != NULL) {
-        return s->o.read(s->o.read_ctx, bytes);
-    }
-    if (mp_meter_read(s->o.backend, s->o.pid, s->o.include_children, bytes) < 0) {
+    int64_t kids = 0;
+    int rc = s->o.read != NULL ? s->o.read(s->o.read_ctx, bytes)
+                               : mp_meter_read(s->o.backend, s->o.pid, 0, bytes);
+    if (rc < 0) {
         return -1;
+    }
+    size_t n = s->tree != NULL ? mp_tree_sample(s->tree, mp_clock_mono_ns(), &kids) : 0;
+    *nkids = s->o.multiprocess ? n : 0; /* recorded one by one only then */
+    if (s->o.read != NULL) {
+        return 0; /* the reader's figure is the whole figure */
+    }
+    if (s->o.include_children) {
+        *bytes += kids;
     }
     /* A process that exited but was not reaped yet (a zombie) still has its
      * /proc files, all zero: a live process always has resident pages. */
@@ -79,7 +93,8 @@ static int read_total(mp_sampler_t *s, int64_t *bytes)
 static int take_sample(mp_sampler_t *s)
 {
     int64_t bytes = 0;
-    if (read_total(s, &bytes) < 0) {
+    size_t nk = 0;
+    if (read_total(s, &bytes, &nk) < 0) {
         int e = errno;
         if (e == ENOENT || e == ESRCH) {
             pthread_mutex_lock(&s->lock);
@@ -90,20 +105,6 @@ static int take_sample(mp_sampler_t *s)
         return -1;
     }
     double now = mp_clock_wall();
-    size_t nk = 0;
-    if (s->o.multiprocess) {
-        size_t found = 0;
-        if (mp_proc_descendants(MP_PROC_ROOT, s->o.pid, s->kid_pids, MAX_KIDS, &found) == 0) {
-            for (size_t j = 0; j < found; j++) {
-                int64_t v = 0;
-                if (mp_meter_read(s->o.backend, s->kid_pids[j], 0, &v) == 0) {
-                    s->kid_scratch[nk].pid = s->kid_pids[j];
-                    s->kid_scratch[nk].bytes = v;
-                    nk++;
-                }
-            }
-        }
-    }
     int rc = 0;
     pthread_mutex_lock(&s->lock);
     if (s->n == s->cap) {
@@ -134,10 +135,11 @@ static int take_sample(mp_sampler_t *s)
     smp->bytes = bytes;
     smp->first_child = s->nk;
     smp->nchildren = nk;
-    if (nk > 0) { /* kids and kid_scratch may still be NULL */
-        memcpy(s->kids + s->nk, s->kid_scratch, nk * sizeof(mp_child_sample_t));
-        s->nk += nk;
+    for (size_t j = 0; j < nk; j++) {
+        s->kids[s->nk + j].pid = mp_tree_pid(s->tree, j);
+        s->kids[s->nk + j].bytes = mp_tree_bytes(s->tree, j);
     }
+    s->nk += nk;
     if (bytes > s->peak) {
         s->peak = bytes;
     }
@@ -199,6 +201,18 @@ mp_sampler_t *mp_sampler_new(const mp_sampler_opts_t *opts)
     s->o = *opts;
     if (s->o.pid <= 0) {
         s->o.pid = getpid();
+    }
+    /* The descendants are followed for include_children (unless a reader
+     * gives the whole figure) and for multiprocess; HEAP has no per-process
+     * figure (mp_tree_new refuses it), so none are recorded with it. Listed
+     * at every sample, as the sampler always has. */
+    if ((s->o.multiprocess || (s->o.include_children && s->o.read == NULL))
+        && s->o.backend != MP_BACKEND_HEAP) {
+        s->tree = mp_tree_new(MP_PROC_ROOT, s->o.pid, s->o.backend, 0);
+        if (s->tree == NULL) {
+            free(s);
+            return NULL;
+        }
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
@@ -327,6 +341,7 @@ void mp_sampler_free(mp_sampler_t *s)
     pthread_cond_destroy(&s->wake);
     free(s->samples);
     free(s->kids);
+    mp_tree_free(s->tree);
     free(s);
 }
 
