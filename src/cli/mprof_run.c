@@ -11,6 +11,7 @@
 #include "mp_datafile.h"
 #include "mp_meter.h"
 #include "mp_proc.h"
+#include "mp_tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,6 @@
 #define FLUSH_NS (250 * 1000000LL)   /* data reaches the file 4 times a second */
 #define SYNC_NS NS                   /* and is pushed towards the disk every second */
 #define VIEW_NS (200 * 1000000LL)    /* live readout refresh */
-#define MAX_KIDS 4096
 #define HIST_BUCKET_NS 10000         /* --stats interval histogram: 10 us buckets */
 #define HIST_BUCKETS 100000          /* up to 1 s */
 #define ATTACH_TIMEOUT 3600.0        /* the reference's default when attaching */
@@ -72,6 +72,7 @@ typedef struct {
     pid_t pid;
     int spawned;               /* our child (its status is ours to collect) */
     mp_pidmeter_t meter;
+    mp_tree_t *tree;           /* the descendants, with -C or -M (else NULL) */
     mp_dfw_t *out;
     int tty;                   /* stderr is a terminal: live readout */
     size_t nsamples;
@@ -321,52 +322,10 @@ static double mib(int64_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
-/* The descendants being followed, each through its own kept descriptor.
- * Listing them walks /proc/PID/task/TID/children of every process in the
- * tree, which costs far more than reading them, so at fast intervals the
- * list is refreshed every KIDS_RELIST_NS only. Protected by: the one thread. */
+/* Listing the descendants walks /proc/PID/task/TID/children of every process
+ * in the tree, which costs far more than reading them, so at fast intervals
+ * the list is refreshed every KIDS_RELIST_NS only (mp_tree). */
 #define KIDS_RELIST_NS (10 * 1000000LL)
-typedef struct {
-    mp_pidmeter_t m;
-    int64_t bytes;
-} kid_t;
-static kid_t kids[MAX_KIDS];
-static size_t nkids;
-static int64_t kids_listed_ns = -KIDS_RELIST_NS;
-
-static void relist_kids(pid_t root, mp_backend_t backend)
-{
-    static pid_t pids[MAX_KIDS];
-    static kid_t fresh[MAX_KIDS];
-    size_t n = 0, nfresh = 0;
-    if (mp_proc_descendants(MP_PROC_ROOT, root, pids, MAX_KIDS, &n) < 0) {
-        n = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t k;
-        for (k = 0; k < nkids && kids[k].m.pid != pids[i]; k++) {
-        }
-        if (k < nkids) {
-            fresh[nfresh++] = kids[k]; /* already followed: keep its descriptor */
-            kids[k].m.fd = -1;
-        } else if (mp_pidmeter_open(&fresh[nfresh].m, pids[i], backend) == 0) {
-            nfresh++;
-        }
-    }
-    for (size_t k = 0; k < nkids; k++) {
-        mp_pidmeter_close(&kids[k].m); /* those no longer listed */
-    }
-    memcpy(kids, fresh, nfresh * sizeof(kid_t));
-    nkids = nfresh;
-}
-
-static void close_kids(void)
-{
-    for (size_t k = 0; k < nkids; k++) {
-        mp_pidmeter_close(&kids[k].m);
-    }
-    nkids = 0;
-}
 
 /* One sample: MEM (plus CHLD per descendant with -M). Sets *gone when the
  * process has ended. Returns 0, or -1 when the data file cannot be written. */
@@ -378,31 +337,19 @@ static int take_sample(session_t *s, const run_opts_t *o, int *gone)
         *gone = 1; /* ESRCH, or the process became unreadable while exiting */
         return 0;
     }
-    if (o->children || o->multiprocess) {
-        int64_t now = mp_clock_mono_ns();
-        if (now - kids_listed_ns >= KIDS_RELIST_NS) {
-            relist_kids(s->pid, o->backend);
-            kids_listed_ns = now;
+    if (s->tree != NULL) {
+        int64_t kids = 0;
+        s->nkids = mp_tree_sample(s->tree, mp_clock_mono_ns(), &kids);
+        if (o->children) {
+            bytes += kids;
         }
-        size_t live = 0;
-        for (size_t i = 0; i < nkids; i++) {
-            if (mp_pidmeter_read(&kids[i].m, &kids[i].bytes) < 0) {
-                mp_pidmeter_close(&kids[i].m); /* it ended */
-                continue;
-            }
-            kids[live++] = kids[i];
-            if (o->children) {
-                bytes += kids[i].bytes;
-            }
-        }
-        nkids = live;
-        s->nkids = live;
     }
     if (mp_dfw_mem(s->out, mib(bytes), t) < 0) {
         return -1;
     }
-    for (size_t i = 0; o->multiprocess && i < nkids; i++) {
-        if (mp_dfw_child(s->out, (long)kids[i].m.pid, mib(kids[i].bytes), t) < 0) {
+    for (size_t i = 0; o->multiprocess && i < s->nkids; i++) {
+        if (mp_dfw_child(s->out, (long)mp_tree_pid(s->tree, i), mib(mp_tree_bytes(s->tree, i)),
+                         t) < 0) {
             return -1;
         }
     }
@@ -803,6 +750,16 @@ int mprof_run_main(int argc, char **argv, int attach)
         }
     }
 
+    if (s.meter.fd >= 0 && (o.children || o.multiprocess)) {
+        s.tree = mp_tree_new(MP_PROC_ROOT, s.pid, o.backend, KIDS_RELIST_NS);
+        if (s.tree == NULL) {
+            /* Nothing is sampled; a spawned program is still waited for. */
+            mprof_error(cmd, "out of memory");
+            mp_pidmeter_close(&s.meter);
+            rc = MPROF_EOUTPUT;
+        }
+    }
+
     int64_t start = mp_clock_mono_ns();
     if (s.meter.fd >= 0) {
         int loop_rc = sample_loop(&o, &s, &w, start, &timed_out);
@@ -845,8 +802,8 @@ int mprof_run_main(int argc, char **argv, int attach)
     }
 done:
     mp_dfw_close(s.out);
+    mp_tree_free(s.tree);
     mp_pidmeter_close(&s.meter);
-    close_kids();
     free(child_argv);
     free(cmdv);
     free(s.hist);
