@@ -12,6 +12,7 @@
 #include "mp_meter.h"
 #include "mp_proc.h"
 #include "mp_tree.h"
+#include "mp_units.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,24 +36,24 @@
 #define ATTACH_TIMEOUT 3600.0        /* the reference's default when attaching */
 
 enum {
-    O_PYTHON = 1, O_NOPYTHON, O_INTERVAL, O_CHILDREN, O_MULTI, O_EXIT, O_ATTACH, O_TIMEOUT,
-    O_OUTPUT, O_BACKEND, O_STATS, O_HELP, O_VERSION,
+    OPT_PYTHON = 1, OPT_NOPYTHON, OPT_INTERVAL, OPT_CHILDREN, OPT_MULTI, OPT_EXIT, OPT_ATTACH, OPT_TIMEOUT,
+    OPT_OUTPUT, OPT_BACKEND, OPT_STATS, OPT_HELP, OPT_VERSION,
 };
 
 static const mprof_opt_t run_opts[] = {
-    {"python", 0, 0, O_PYTHON},
-    {"nopython", 0, 0, O_NOPYTHON},
-    {"interval", 'T', 1, O_INTERVAL},
-    {"include-children", 'C', 0, O_CHILDREN},
-    {"multiprocess", 'M', 0, O_MULTI},
-    {"exit-code", 'E', 0, O_EXIT},
-    {"attach", 'a', 0, O_ATTACH},
-    {"timeout", 't', 1, O_TIMEOUT},
-    {"output", 'o', 1, O_OUTPUT},
-    {"backend", 0, 1, O_BACKEND},
-    {"stats", 0, 0, O_STATS},
-    {"help", 'h', 0, O_HELP},
-    {"version", 0, 0, O_VERSION},
+    {"python", 0, 0, OPT_PYTHON},
+    {"nopython", 0, 0, OPT_NOPYTHON},
+    {"interval", 'T', 1, OPT_INTERVAL},
+    {"include-children", 'C', 0, OPT_CHILDREN},
+    {"multiprocess", 'M', 0, OPT_MULTI},
+    {"exit-code", 'E', 0, OPT_EXIT},
+    {"attach", 'a', 0, OPT_ATTACH},
+    {"timeout", 't', 1, OPT_TIMEOUT},
+    {"output", 'o', 1, OPT_OUTPUT},
+    {"backend", 0, 1, OPT_BACKEND},
+    {"stats", 0, 0, OPT_STATS},
+    {"help", 'h', 0, OPT_HELP},
+    {"version", 0, 0, OPT_VERSION},
     {NULL, 0, 0, 0},
 };
 
@@ -130,28 +131,28 @@ static int parse_run_options(int argc, char **argv, int attach, run_opts_t *o)
             o->prog = &argv[p.index - 1];
             o->nprog = argc - (p.index - 1);
             return MPROF_OK;
-        case O_PYTHON: o->python = 1; break;
-        case O_NOPYTHON: o->nopython = 1; break;
-        case O_CHILDREN: o->children = 1; break;
-        case O_MULTI: o->multiprocess = 1; break;
-        case O_EXIT: o->exit_code = 1; break;
-        case O_ATTACH: o->attach = 1; break;
-        case O_STATS: o->stats = 1; break;
-        case O_OUTPUT: o->output = p.value; break;
-        case O_INTERVAL:
+        case OPT_PYTHON: o->python = 1; break;
+        case OPT_NOPYTHON: o->nopython = 1; break;
+        case OPT_CHILDREN: o->children = 1; break;
+        case OPT_MULTI: o->multiprocess = 1; break;
+        case OPT_EXIT: o->exit_code = 1; break;
+        case OPT_ATTACH: o->attach = 1; break;
+        case OPT_STATS: o->stats = 1; break;
+        case OPT_OUTPUT: o->output = p.value; break;
+        case OPT_INTERVAL:
             if (mprof_parse_seconds(p.value, &o->interval) < 0 || o->interval < 0.0001) {
                 mprof_error(cmd, "argument --interval/-T: invalid value '%s' (seconds, at least 0.0001)",
                             p.value);
                 return MPROF_EUSAGE;
             }
             break;
-        case O_TIMEOUT:
+        case OPT_TIMEOUT:
             if (mprof_parse_seconds(p.value, &o->timeout) < 0 || o->timeout <= 0) {
                 mprof_error(cmd, "argument --timeout/-t: invalid value '%s' (seconds)", p.value);
                 return MPROF_EUSAGE;
             }
             break;
-        case O_BACKEND:
+        case OPT_BACKEND:
             b = mp_backend_from_name(p.value);
             if (b < 0 || b == MP_BACKEND_HEAP) {
                 mprof_error(cmd, "argument --backend: invalid choice '%s' (%s)", p.value,
@@ -163,7 +164,7 @@ static int parse_run_options(int argc, char **argv, int attach, run_opts_t *o)
             }
             o->backend = (mp_backend_t)b;
             break;
-        case O_HELP:
+        case OPT_HELP:
             run_usage();
             return -1;
         default:
@@ -319,7 +320,7 @@ static pid_t spawn(char **argv, const sigset_t *child_mask, int *exec_errno)
 
 static double mib(int64_t bytes)
 {
-    return (double)bytes / (1024.0 * 1024.0);
+    return (double)bytes / MP_MIB;
 }
 
 /* Listing the descendants walks /proc/PID/task/TID/children of every process
@@ -620,19 +621,208 @@ static int sample_loop(const run_opts_t *o, session_t *s, waiter_t *w, int64_t s
     return rc;
 }
 
+/* What starting the program (or finding it) leaves for the rest of the run.
+ * cmdv may point into procbuf (attach), child_argv into pybuf (run). */
+typedef struct {
+    char **child_argv;         /* run: the program's argv (malloc'd array) */
+    char **cmdv;               /* the CMDLINE record (malloc'd array) */
+    int cmdc;
+    int created;               /* the data file is new (removed if the program cannot start) */
+    char pybuf[PATH_MAX];
+    char procbuf[8192];
+} launch_t;
+
+/* mprofile_<YYYYMMDDhhmmss>.dat, the reference's default, when -o is not
+ * given. */
+static void name_default_output(run_opts_t *o)
+{
+    if (o->output == NULL) {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(o->default_output, sizeof(o->default_output), "mprofile_%Y%m%d%H%M%S.dat", &tm);
+        o->output = o->default_output;
+    }
+}
+
+/* Block the signals the wait loop takes with sigtimedwait (the program's
+ * end, and the stop requests); *orig receives the mask to restore in the
+ * program. */
+static void watch_signals(sigset_t *watched, sigset_t *orig)
+{
+    sigemptyset(watched);
+    sigaddset(watched, SIGINT);
+    sigaddset(watched, SIGTERM);
+    sigaddset(watched, SIGHUP);
+    sigaddset(watched, SIGQUIT);
+    sigaddset(watched, SIGCHLD);
+    sigprocmask(SIG_BLOCK, watched, orig);
+    /* A data file that is a pipe whose reader left must give EPIPE (exit 5,
+     * samples so far kept), not kill mprof. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* mprof attach: find the process, open its meter, record its command line
+ * (the hint as given when it cannot be read) and open the data file.
+ * MPROF_OK, or an exit code (message printed). */
+static int start_attached(const char *cmd, run_opts_t *o, session_t *s, launch_t *l)
+{
+    printf("attaching to existing process, using hint: %s\n", o->prog[0]);
+    fflush(stdout);
+    int rc = find_target(cmd, o->prog[0], &s->pid);
+    if (rc == MPROF_OK) {
+        rc = attach_meter(cmd, o, s);
+    }
+    if (rc != MPROF_OK) {
+        return rc;
+    }
+    if (mp_proc_cmdline(MP_PROC_ROOT, s->pid, l->procbuf, sizeof(l->procbuf), &l->cmdc) == 0
+        && l->cmdc > 0) {
+        l->cmdv = calloc((size_t)l->cmdc + 1, sizeof(char *));
+        char *q = l->procbuf;
+        for (int i = 0; l->cmdv != NULL && i < l->cmdc; i++) {
+            l->cmdv[i] = q;
+            q += strlen(q) + 1;
+        }
+    }
+    if (l->cmdv == NULL) {
+        l->cmdc = o->nprog;
+        l->cmdv = calloc((size_t)l->cmdc + 1, sizeof(char *));
+        for (int i = 0; l->cmdv != NULL && i < l->cmdc; i++) {
+            l->cmdv[i] = o->prog[i];
+        }
+    }
+    if (o->timeout <= 0) {
+        o->timeout = ATTACH_TIMEOUT;
+    }
+    return l->cmdv ? open_output(cmd, o, l->cmdc, l->cmdv, s, &l->created) : MPROF_EOUTPUT;
+}
+
+/* mprof run: build the program's argv (under memory_profiler for a Python
+ * target), open the data file, start the program with the original signal
+ * mask. MPROF_OK once it runs, or an exit code (message printed; a data file
+ * created for it is removed again). */
+static int start_spawned(const char *cmd, const run_opts_t *o, session_t *s, waiter_t *w,
+                         const sigset_t *child_mask, launch_t *l)
+{
+    printf("running new process\n");
+    int python = o->python || (ends_with(o->prog[0], ".py") && !o->nopython);
+    if (python) {
+        printf("running as a Python program...\n");
+        l->child_argv = python_argv(o, find_python(l->pybuf, sizeof(l->pybuf)), &l->cmdv, &l->cmdc);
+    } else {
+        l->child_argv = calloc((size_t)o->nprog + 1, sizeof(char *));
+        l->cmdv = calloc((size_t)o->nprog + 1, sizeof(char *));
+        for (int i = 0; l->child_argv && l->cmdv && i < o->nprog; i++) {
+            l->child_argv[i] = l->cmdv[i] = o->prog[i];
+        }
+        l->cmdc = o->nprog;
+    }
+    if (l->child_argv == NULL || l->cmdv == NULL) {
+        mprof_error(cmd, "out of memory");
+        return MPROF_EOUTPUT;
+    }
+    int rc = open_output(cmd, o, l->cmdc, l->cmdv, s, &l->created);
+    if (rc != MPROF_OK) {
+        return rc;
+    }
+    int exec_errno = 0;
+    s->pid = spawn(l->child_argv, child_mask, &exec_errno);
+    if (s->pid < 0) {
+        mprof_error(cmd, "cannot run %s: %s", l->child_argv[0], strerror(exec_errno));
+        mp_dfw_close(s->out);
+        s->out = NULL;
+        if (l->created) {
+            unlink(o->output);
+        }
+        return (exec_errno == ENOENT) ? MPROF_ENOTFOUND : MPROF_ECANTEXEC;
+    }
+    s->spawned = 1;
+    w->child_signalled = 1; /* it may have ended already */
+    return MPROF_OK;
+}
+
+/* The spawned program's meter. It fails only if the program already ended
+ * (MPROF_OK: nothing to sample) or cannot be read (smaps needs rights we
+ * lack: MPROF_EPERM). Either way the program's status is still collected. */
+static int open_spawned_meter(const char *cmd, const run_opts_t *o, session_t *s)
+{
+    if (mp_pidmeter_open(&s->meter, s->pid, o->backend) == 0 || errno == ENOENT
+        || errno == ESRCH) {
+        return MPROF_OK;
+    }
+    mprof_error(cmd, "cannot read the memory of process %d: %s", (int)s->pid, strerror(errno));
+    return MPROF_EPERM;
+}
+
+/* With -C or -M, follow the descendants of a process being sampled. Without
+ * memory for it, nothing is sampled (a spawned program is still waited for). */
+static int follow_descendants(const char *cmd, const run_opts_t *o, session_t *s)
+{
+    if (s->meter.fd < 0 || !(o->children || o->multiprocess)) {
+        return MPROF_OK;
+    }
+    s->tree = mp_tree_new(MP_PROC_ROOT, s->pid, o->backend, KIDS_RELIST_NS);
+    if (s->tree == NULL) {
+        mprof_error(cmd, "out of memory");
+        mp_pidmeter_close(&s->meter);
+        return MPROF_EOUTPUT;
+    }
+    return MPROF_OK;
+}
+
+/* After sampling: close the data file, wait for a spawned program that
+ * still runs (unless the timeout leaves it running), print the stats, and
+ * settle the exit code (rc: the code so far). */
+static int finish_run(const char *cmd, const run_opts_t *o, session_t *s, waiter_t *w, int rc,
+                      int timed_out, double elapsed)
+{
+    if (s->tty) {
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
+    if (mp_dfw_close(s->out) < 0 && rc == MPROF_OK) {
+        mprof_error(cmd, "cannot write %s: %s", o->output, strerror(errno));
+        rc = MPROF_EOUTPUT;
+    }
+    s->out = NULL;
+    if (s->spawned && !w->exited) {
+        if (timed_out && !o->exit_code) {
+            fprintf(stderr, "mprof: timeout: sampling stopped after %.1f s; process %d keeps running\n",
+                    elapsed, (int)s->pid);
+        } else {
+            wait_until(w, s, -1); /* the program still runs: wait for its end */
+        }
+    }
+    if (o->stats) {
+        print_stats(s, o, elapsed);
+    }
+    if (rc == MPROF_OK) {
+        if (o->exit_code && s->spawned && w->exited) {
+            rc = exit_status_code(w->status);
+            if (rc != 0) {
+                fprintf(stderr, "ERROR:mprof:Program resulted with a non-zero exit code: %d\n", rc);
+            }
+        } else if (w->stop_signal != 0) {
+            rc = 128 + w->stop_signal;
+        }
+    }
+    return rc;
+}
+
 int mprof_run_main(int argc, char **argv, int attach)
 {
     run_opts_t o;
     session_t s;
     waiter_t w;
-    char pybuf[PATH_MAX];
-    char procbuf[8192];
-    char **child_argv = NULL, **cmdv = NULL;
-    int cmdc = 0, created = 0, timed_out = 0;
+    launch_t l;
+    int timed_out = 0;
     const char *cmd = attach ? "attach" : "run";
     sigset_t watched, orig;
     memset(&s, 0, sizeof(s));
     memset(&w, 0, sizeof(w));
+    l.child_argv = l.cmdv = NULL;
+    l.cmdc = l.created = 0;
     s.meter.fd = -1;
 
     int rc = parse_run_options(argc, argv, attach, &o);
@@ -643,121 +833,26 @@ int mprof_run_main(int argc, char **argv, int attach)
         printf("A program to run must be provided. Use -h for help\n");
         return MPROF_EMISSING;
     }
-    if (o.output == NULL) {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(o.default_output, sizeof(o.default_output), "mprofile_%Y%m%d%H%M%S.dat", &tm);
-        o.output = o.default_output;
-    }
+    name_default_output(&o);
     char ivl[64];
     mprof_float_repr(ivl, sizeof(ivl), o.interval);
     printf("mprof: Sampling memory every %ss\n", ivl);
 
-    sigemptyset(&watched);
-    sigaddset(&watched, SIGINT);
-    sigaddset(&watched, SIGTERM);
-    sigaddset(&watched, SIGHUP);
-    sigaddset(&watched, SIGQUIT);
-    sigaddset(&watched, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &watched, &orig);
-    /* A data file that is a pipe whose reader left must give EPIPE (exit 5,
-     * samples so far kept), not kill mprof. */
-    signal(SIGPIPE, SIG_IGN);
+    watch_signals(&watched, &orig);
     w.watched = &watched;
     s.tty = isatty(STDERR_FILENO);
     if (o.stats) {
         s.hist = calloc(HIST_BUCKETS, sizeof(uint32_t));
     }
-
-    if (o.attach) {
-        printf("attaching to existing process, using hint: %s\n", o.prog[0]);
-        fflush(stdout);
-        rc = find_target(cmd, o.prog[0], &s.pid);
-        if (rc == MPROF_OK) {
-            rc = attach_meter(cmd, &o, &s);
-        }
-        if (rc != MPROF_OK) {
-            goto done;
-        }
-        if (mp_proc_cmdline(MP_PROC_ROOT, s.pid, procbuf, sizeof(procbuf), &cmdc) == 0 && cmdc > 0) {
-            cmdv = calloc((size_t)cmdc + 1, sizeof(char *));
-            char *q = procbuf;
-            for (int i = 0; cmdv != NULL && i < cmdc; i++) {
-                cmdv[i] = q;
-                q += strlen(q) + 1;
-            }
-        }
-        if (cmdv == NULL) {
-            cmdc = o.nprog;
-            cmdv = calloc((size_t)cmdc + 1, sizeof(char *));
-            for (int i = 0; cmdv != NULL && i < cmdc; i++) {
-                cmdv[i] = o.prog[i];
-            }
-        }
-        if (o.timeout <= 0) {
-            o.timeout = ATTACH_TIMEOUT;
-        }
-        rc = cmdv ? open_output(cmd, &o, cmdc, cmdv, &s, &created) : MPROF_EOUTPUT;
-        if (rc != MPROF_OK) {
-            goto done;
-        }
-    } else {
-        printf("running new process\n");
-        int python = o.python || (ends_with(o.prog[0], ".py") && !o.nopython);
-        if (python) {
-            printf("running as a Python program...\n");
-            child_argv = python_argv(&o, find_python(pybuf, sizeof(pybuf)), &cmdv, &cmdc);
-        } else {
-            child_argv = calloc((size_t)o.nprog + 1, sizeof(char *));
-            cmdv = calloc((size_t)o.nprog + 1, sizeof(char *));
-            for (int i = 0; child_argv && cmdv && i < o.nprog; i++) {
-                child_argv[i] = cmdv[i] = o.prog[i];
-            }
-            cmdc = o.nprog;
-        }
-        if (child_argv == NULL || cmdv == NULL) {
-            mprof_error(cmd, "out of memory");
-            rc = MPROF_EOUTPUT;
-            goto done;
-        }
-        rc = open_output(cmd, &o, cmdc, cmdv, &s, &created);
-        if (rc != MPROF_OK) {
-            goto done;
-        }
-        int exec_errno = 0;
-        s.pid = spawn(child_argv, &orig, &exec_errno);
-        if (s.pid < 0) {
-            mprof_error(cmd, "cannot run %s: %s", child_argv[0], strerror(exec_errno));
-            rc = (exec_errno == ENOENT) ? MPROF_ENOTFOUND : MPROF_ECANTEXEC;
-            mp_dfw_close(s.out);
-            s.out = NULL;
-            if (created) {
-                unlink(o.output);
-            }
-            goto done;
-        }
-        s.spawned = 1;
-        w.child_signalled = 1; /* it may have ended already */
-        if (mp_pidmeter_open(&s.meter, s.pid, o.backend) < 0) {
-            /* Only if it already ended (or cannot be read: smaps needs
-             * rights we lack). Still collect its status below. */
-            if (errno != ENOENT && errno != ESRCH) {
-                mprof_error(cmd, "cannot read the memory of process %d: %s", (int)s.pid,
-                            strerror(errno));
-                rc = MPROF_EPERM;
-            }
-        }
+    rc = o.attach ? start_attached(cmd, &o, &s, &l) : start_spawned(cmd, &o, &s, &w, &orig, &l);
+    if (rc != MPROF_OK) {
+        goto done;
     }
-
-    if (s.meter.fd >= 0 && (o.children || o.multiprocess)) {
-        s.tree = mp_tree_new(MP_PROC_ROOT, s.pid, o.backend, KIDS_RELIST_NS);
-        if (s.tree == NULL) {
-            /* Nothing is sampled; a spawned program is still waited for. */
-            mprof_error(cmd, "out of memory");
-            mp_pidmeter_close(&s.meter);
-            rc = MPROF_EOUTPUT;
-        }
+    if (s.spawned) {
+        rc = open_spawned_meter(cmd, &o, &s);
+    }
+    if (rc == MPROF_OK) {
+        rc = follow_descendants(cmd, &o, &s);
     }
 
     int64_t start = mp_clock_mono_ns();
@@ -770,42 +865,13 @@ int mprof_run_main(int argc, char **argv, int attach)
         }
     }
     double elapsed = (double)(mp_clock_mono_ns() - start) / 1e9;
-    if (s.tty) {
-        fprintf(stderr, "\r\033[K");
-        fflush(stderr);
-    }
-    if (mp_dfw_close(s.out) < 0 && rc == MPROF_OK) {
-        mprof_error(cmd, "cannot write %s: %s", o.output, strerror(errno));
-        rc = MPROF_EOUTPUT;
-    }
-    s.out = NULL;
-    if (s.spawned && !w.exited) {
-        if (timed_out && !o.exit_code) {
-            fprintf(stderr, "mprof: timeout: sampling stopped after %.1f s; process %d keeps running\n",
-                    elapsed, (int)s.pid);
-        } else {
-            wait_until(&w, &s, -1); /* the program still runs: wait for its end */
-        }
-    }
-    if (o.stats) {
-        print_stats(&s, &o, elapsed);
-    }
-    if (rc == MPROF_OK) {
-        if (o.exit_code && s.spawned && w.exited) {
-            rc = exit_status_code(w.status);
-            if (rc != 0) {
-                fprintf(stderr, "ERROR:mprof:Program resulted with a non-zero exit code: %d\n", rc);
-            }
-        } else if (w.stop_signal != 0) {
-            rc = 128 + w.stop_signal;
-        }
-    }
+    rc = finish_run(cmd, &o, &s, &w, rc, timed_out, elapsed);
 done:
     mp_dfw_close(s.out);
     mp_tree_free(s.tree);
     mp_pidmeter_close(&s.meter);
-    free(child_argv);
-    free(cmdv);
+    free(l.child_argv);
+    free(l.cmdv);
     free(s.hist);
     /* The watched signals stay blocked: one arriving now must not turn the
      * exit status computed above into a death by signal. */
