@@ -18,20 +18,22 @@ EXT_SUFFIX := $(word 2,$(PYINFO))
 PY_PLATLIB := $(word 3,$(PYINFO))
 PY_SCRIPTS := $(word 4,$(PYINFO))
 
+# The sources and the shared flags (MP_*_SRC, MP_STD_CFLAGS, MP_WARNINGS,
+# MP_LIBS): one list, read by setup.py and tools/fuzz.sh too.
+include src/sources.mk
+
 WERROR ?= 1
 OPT ?= -O2 -g
-WARNINGS := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wpointer-arith -Wformat=2
+WARNINGS := $(MP_WARNINGS)
 ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 SAN ?=
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CFLAGS)
+BASE_CFLAGS := $(MP_STD_CFLAGS) -fPIC $(OPT) $(WARNINGS) $(SAN) $(EXTRA_CFLAGS)
 
-CORE_SRC := src/core/mp_alloc.c src/core/mp_clock.c src/core/mp_meter.c src/core/mp_proc.c src/core/mp_sampler.c src/core/mp_tick.c \
-            src/core/mp_json.c src/core/mp_labels.c src/core/mp_lines.c src/core/mp_native.c src/core/mp_procparse.c src/core/mp_ptrmap.c src/core/mp_report.c \
-            src/core/mp_datafile.c src/core/mp_jsonread.c src/core/mp_linediff.c
+CORE_SRC := $(MP_CORE_SRC)
 CORE_HDR := $(wildcard src/core/*.h src/core/*.inc)
-EXT_SRC := $(wildcard src/ext/*.c)
+EXT_SRC := $(MP_EXT_SRC)
 EXT_HDR := $(wildcard src/ext/*.h)
 
 BUILD := build
@@ -41,12 +43,16 @@ EXT_OBJ := $(patsubst src/ext/%.c,$(BUILD)/ext$(EXT_TAG)/%.o,$(EXT_SRC))
 EXT_SO := memory_profiler/_core$(EXT_SUFFIX)
 
 # mprof: a standalone C program (no Python needed to build or run it).
-CLI_SRC := $(wildcard src/cli/*.c)
+CLI_SRC := $(MP_CLI_SRC)
 CLI_HDR := $(wildcard src/cli/*.h)
 CLI_OBJ := $(patsubst src/cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
 MPROF := $(BUILD)/mprof
 
 .PHONY: all ext mprof check fuzz install uninstall test test-c test-py test-all bench check-python clean venvs wheel
+
+# For scripts: `make -s print-MP_CORE_SRC` prints that variable's value.
+print-%:
+	@echo '$($*)'
 
 all: ext mprof
 
@@ -64,14 +70,15 @@ CAIRO_LIBS := $(shell pkg-config --libs cairo fontconfig 2>/dev/null)
 # and relinks mprof with plotting on the next make.
 ifeq ($(CAIRO_LIBS),)
 CAIRO_CFLAGS := -DMP_NO_CAIRO
-PLOT_OBJ := $(BUILD)/plot-nocairo/mp_plot.o
+PLOT_TAG := nocairo
 NO_CAIRO_NOTE := @echo "make: cairo not found (Debian: apt-get install libcairo2-dev libfontconfig-dev): mprof built without plotting; make again once it is installed" >&2
 else
-PLOT_OBJ := $(BUILD)/plot-cairo/mp_plot.o
+PLOT_TAG := cairo
 NO_CAIRO_NOTE :=
 endif
+PLOT_OBJ := $(patsubst src/core/%.c,$(BUILD)/plot-$(PLOT_TAG)/%.o,$(MP_PLOT_SRC))
 
-$(PLOT_OBJ): src/core/mp_plot.c src/core/mp_plot.h src/core/mp_datafile.h
+$(BUILD)/plot-$(PLOT_TAG)/%.o: src/core/%.c src/core/mp_plot.h $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CAIRO_CFLAGS) -c $< -o $@
 
@@ -82,7 +89,7 @@ MPROF_CFG := $(BUILD)/mprof-link.cfg
 $(shell mkdir -p $(BUILD) && { echo '$(CAIRO_LIBS)' | cmp -s - $(MPROF_CFG) || echo '$(CAIRO_LIBS)' > $(MPROF_CFG); })
 
 $(MPROF): $(CLI_OBJ) $(CORE_OBJ) $(PLOT_OBJ) $(MPROF_CFG)
-	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(CAIRO_LIBS) -lpthread -lm -ldl
+	$(CC) $(SAN) -o $@ $(filter %.o,$^) $(CAIRO_LIBS) $(MP_LIBS)
 	$(NO_CAIRO_NOTE)
 
 
@@ -100,7 +107,7 @@ $(BUILD)/ext$(EXT_TAG)/%.o: src/ext/%.c $(EXT_HDR) $(CORE_HDR)
 	$(CC) $(BASE_CFLAGS) -fvisibility=hidden -DMP_VERSION='"$(VERSION)"' -isystem $(PY_INCLUDE) -c $< -o $@
 
 $(EXT_SO): $(CORE_OBJ) $(EXT_OBJ)
-	$(CC) -shared $(SAN) -o $@ $^ -lpthread -ldl
+	$(CC) -shared $(SAN) -o $@ $^ $(MP_LIBS)
 
 # Offline install: copy the built package into the interpreter's site-packages
 # with a dist-info record, so pip sees it (and can uninstall it).
@@ -131,7 +138,7 @@ C_TEST_SRC := tests/c/test_core.c tests/c/test_lines.c
 
 $(C_TESTS): $(C_TEST_SRC) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -Isrc/core -o $@ $(C_TEST_SRC) $(CORE_SRC) $(CHECK_FLAGS) -lpthread -ldl
+	$(CC) $(BASE_CFLAGS) -Isrc/core -o $@ $(C_TEST_SRC) $(CORE_SRC) $(CHECK_FLAGS) $(MP_LIBS)
 
 test-c: $(C_TESTS)
 	cd tests/c && ../../$(C_TESTS)

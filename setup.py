@@ -1,6 +1,6 @@
-# Builds memory_profiler._core for `pip install .`; `make` builds the same
-# sources directly (and is what the tests and CI use).
-import glob
+# Builds memory_profiler._core for `pip install .`, and the mprof program;
+# `make` builds the same sources directly (and is what the tests and CI use).
+# The sources and the shared flags come from src/sources.mk, as for make.
 import os
 import re
 import subprocess
@@ -11,11 +11,33 @@ from setuptools import Extension, setup
 with open("pyproject.toml") as f:
     version = re.search(r'^version = "(.*)"', f.read(), re.M).group(1)
 
-core = ["src/core/mp_alloc.c", "src/core/mp_sampler.c", "src/core/mp_tick.c", "src/core/mp_clock.c", "src/core/mp_meter.c", "src/core/mp_proc.c",
-        "src/core/mp_json.c", "src/core/mp_labels.c", "src/core/mp_lines.c", "src/core/mp_native.c", "src/core/mp_procparse.c", "src/core/mp_ptrmap.c", "src/core/mp_report.c",
-        "src/core/mp_datafile.c", "src/core/mp_jsonread.c", "src/core/mp_linediff.c"]
-ext = sorted(glob.glob("src/ext/*.c"))
 
+def read_sources_mk(path="src/sources.mk"):
+    """src/sources.mk's `NAME := words` lines (a `\\` at the end continues
+    one; `#` starts a comment) as {NAME: [words]}."""
+    values, name, words = {}, None, []
+    with open(path) as f:
+        for raw in f:
+            line = raw.split("#", 1)[0].rstrip()
+            if name is None:
+                m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:=(.*)$", line)
+                if m is None:
+                    continue
+                name, line = m.group(1), m.group(2)
+            more = line.endswith("\\")
+            words += line.rstrip("\\").split()
+            if not more:
+                values[name], name, words = words, None, []
+    if name is not None:
+        values[name] = words
+    return values
+
+
+mk = read_sources_mk()
+core, plot, ext, cli = mk["MP_CORE_SRC"], mk["MP_PLOT_SRC"], mk["MP_EXT_SRC"], mk["MP_CLI_SRC"]
+# No -Werror: a user's newer compiler must not fail the install over a new warning.
+cflags = mk["MP_STD_CFLAGS"] + mk["MP_WARNINGS"]
+libs = mk["MP_LIBS"]
 
 
 def build_mprof():
@@ -28,16 +50,16 @@ def build_mprof():
                                         universal_newlines=True).split()
     except (OSError, subprocess.CalledProcessError):
         cairo = ["-DMP_NO_CAIRO"]
-    subprocess.check_call([cc, "-std=c11", "-O2", "-D_GNU_SOURCE", "-DMP_VERSION=\"%s\"" % version,
-                           "-Isrc/core", "-o", out] + sorted(glob.glob("src/cli/*.c")) + core
-                          + ["src/core/mp_plot.c"] + cairo + ["-lpthread", "-lm", "-ldl"])
+    subprocess.check_call([cc] + cflags + ["-O2", "-g", "-DMP_VERSION=\"%s\"" % version,
+                                           "-Isrc/core", "-o", out] + cli + core + plot + cairo + libs)
     return out
 
 
 setup(data_files=[("bin", [build_mprof()])], ext_modules=[Extension(
     "memory_profiler._core",
     sources=core + ext,
-    define_macros=[("_GNU_SOURCE", None), ("MP_VERSION", '"%s"' % version)],
-    libraries=["dl", "pthread"],
-    extra_compile_args=["-std=c11"],
+    define_macros=[("MP_VERSION", '"%s"' % version)],
+    libraries=[w[2:] for w in libs if w.startswith("-l")],
+    extra_link_args=[w for w in libs if not w.startswith("-l")],
+    extra_compile_args=cflags + ["-fvisibility=hidden"],
 )])

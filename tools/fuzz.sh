@@ -11,22 +11,30 @@ seconds=${1:-${FUZZ_SECONDS:-60}}
 CLANG=${FUZZ_CC:-clang}
 out=build/fuzz
 mkdir -p "$out"
-flags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -Isrc/core -Isrc/cli -Wall -Wextra -Werror)
+# The sources and flags: src/sources.mk, through make (the one list).
+mk() { make -s --no-print-directory -C "$root" "print-$1"; }
+core=$(mk MP_CORE_SRC)
+plot=$(mk MP_PLOT_SRC)
+opts=$(mk MP_CLI_SRC | tr ' ' '\n' | grep '/mprof_opts\.c$')
+libs=$(mk MP_LIBS)
+# shellcheck disable=SC2207
+flags=(-g -O1 $(mk MP_STD_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+       -Isrc/core -Isrc/cli $(mk MP_WARNINGS) -Werror)
 cairo=$(pkg-config --cflags --libs cairo fontconfig 2>/dev/null || echo -DMP_NO_CAIRO)
+# Each target is linked with the whole core, as mprof and the extension are.
 declare -A srcs=(
-    [datafile]="src/core/mp_datafile.c src/core/mp_json.c"
-    [proc]="src/core/mp_procparse.c src/core/mp_datafile.c src/core/mp_json.c"
-    [opts]="src/cli/mprof_opts.c"
-    [plot]="src/core/mp_plot.c src/core/mp_labels.c src/core/mp_datafile.c src/core/mp_json.c"
-    [diff]="src/core/mp_linediff.c src/core/mp_jsonread.c src/core/mp_json.c"
+    [datafile]="$core"
+    [proc]="$core"
+    [opts]="$core $opts"
+    [plot]="$core $plot"
+    [diff]="$core"
 )
 failed=0
 for t in datafile proc opts plot diff; do
     extra=()
     [ "$t" = plot ] && extra=($cairo)
     # shellcheck disable=SC2086
-    if ! "$CLANG" "${flags[@]}" -o "$out/fuzz_$t" "tests/fuzz/fuzz_$t.c" ${srcs[$t]} "${extra[@]}" -lm; then
+    if ! "$CLANG" "${flags[@]}" -o "$out/fuzz_$t" "tests/fuzz/fuzz_$t.c" ${srcs[$t]} "${extra[@]}" $libs; then
         echo "fuzz $t: BUILD FAILED"
         failed=1
         continue
