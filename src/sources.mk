@@ -9,7 +9,7 @@ MP_CORE_SRC := src/core/mp_alloc.c src/core/mp_buf.c src/core/mp_clock.c src/cor
                src/core/mp_json.c src/core/mp_labels.c src/core/mp_lines.c \
                src/core/mp_native.c src/core/mp_procparse.c src/core/mp_ptrmap.c \
                src/core/mp_report.c src/core/mp_datafile.c src/core/mp_jsonread.c \
-               src/core/mp_linediff.c
+               src/core/mp_linediff.c src/core/mp_tree.c
 
 # Plotting (cairo, or -DMP_NO_CAIRO): linked into mprof only.
 MP_PLOT_SRC := src/core/mp_plot.c
