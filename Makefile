@@ -45,6 +45,7 @@ EXT_SO := memory_profiler/_core$(EXT_SUFFIX)
 # mprof: a standalone C program (no Python needed to build or run it).
 CLI_SRC := $(MP_CLI_SRC)
 CLI_HDR := $(wildcard src/cli/*.h)
+PLOT_HDR := $(wildcard src/plot/*.h)
 CLI_OBJ := $(patsubst src/cli/%.c,$(BUILD)/cli/%.o,$(CLI_SRC))
 MPROF := $(BUILD)/mprof
 
@@ -58,12 +59,13 @@ all: ext mprof
 
 mprof: $(MPROF)
 
-$(BUILD)/cli/%.o: src/cli/%.c $(CLI_HDR) $(CORE_HDR)
+$(BUILD)/cli/%.o: src/cli/%.c $(CLI_HDR) $(CORE_HDR) $(PLOT_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -Isrc/core -DMP_VERSION='"$(VERSION)"' -c $< -o $@
+	$(CC) $(BASE_CFLAGS) -Isrc/core -Isrc/plot -DMP_VERSION='"$(VERSION)"' -c $< -o $@
 
-# Plotting needs cairo (Debian: libcairo2-dev); without it mprof is built
-# with plotting switched off and says so.
+# Plotting (src/plot, which may use src/core; core never uses it) needs
+# cairo (Debian: libcairo2-dev); without it mprof is built with plotting
+# switched off and says so.
 CAIRO_CFLAGS := $(shell pkg-config --cflags cairo fontconfig 2>/dev/null)
 CAIRO_LIBS := $(shell pkg-config --libs cairo fontconfig 2>/dev/null)
 # The object's folder names the choice, so installing cairo later rebuilds
@@ -76,11 +78,11 @@ else
 PLOT_TAG := cairo
 NO_CAIRO_NOTE :=
 endif
-PLOT_OBJ := $(patsubst src/core/%.c,$(BUILD)/plot-$(PLOT_TAG)/%.o,$(MP_PLOT_SRC))
+PLOT_OBJ := $(patsubst src/plot/%.c,$(BUILD)/plot-$(PLOT_TAG)/%.o,$(MP_PLOT_SRC))
 
-$(BUILD)/plot-$(PLOT_TAG)/%.o: src/core/%.c src/core/mp_plot.h $(CORE_HDR)
+$(BUILD)/plot-$(PLOT_TAG)/%.o: src/plot/%.c $(PLOT_HDR) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CAIRO_CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) -Isrc/core $(CAIRO_CFLAGS) -c $< -o $@
 
 # Rewritten (when make reads this file) only when the choice changes, so mprof
 # is relinked exactly then. A rule with a forced prerequisite would relink it

@@ -51,7 +51,7 @@ def build_mprof():
     except (OSError, subprocess.CalledProcessError):
         cairo = ["-DMP_NO_CAIRO"]
     subprocess.check_call([cc] + cflags + ["-O2", "-g", "-DMP_VERSION=\"%s\"" % version,
-                                           "-Isrc/core", "-o", out] + cli + core + plot + cairo + libs)
+                                           "-Isrc/core", "-Isrc/plot", "-o", out] + cli + core + plot + cairo + libs)
     return out
 
 

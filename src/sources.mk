@@ -12,7 +12,7 @@ MP_CORE_SRC := src/core/mp_alloc.c src/core/mp_buf.c src/core/mp_clock.c src/cor
                src/core/mp_linediff.c src/core/mp_tree.c
 
 # Plotting (cairo, or -DMP_NO_CAIRO): linked into mprof only.
-MP_PLOT_SRC := src/core/mp_plot.c
+MP_PLOT_SRC := src/plot/mp_plot.c
 
 # The CPython extension memory_profiler._core (with MP_CORE_SRC).
 MP_EXT_SRC := src/ext/activator.c src/ext/engine.c src/ext/heap.c src/ext/module.c \

@@ -96,12 +96,12 @@ step_static() {
     # dispatcher: the Linux one with the rest, the stub once more with
     # __linux__ undefined.
     local files stub=src/core/mp_proc.c
-    files=$(ls src/core/*.c src/cli/*.c src/ext/*.c)
+    files=$(ls src/core/*.c src/plot/*.c src/cli/*.c src/ext/*.c)
     local nfiles
     nfiles=$(echo "$files" | wc -l)
     local cppcheck_args=(--std=c11 --library=python --enable=warning,style,performance,portability
-        --error-exitcode=1 --inline-suppr -q -D_GNU_SOURCE -Isrc/core --suppress=missingIncludeSystem)
-    if cppcheck "${cppcheck_args[@]}" -D__linux__ src/core src/cli src/ext 2>"$work/cppcheck.log" \
+        --error-exitcode=1 --inline-suppr -q -D_GNU_SOURCE -Isrc/core -Isrc/plot --suppress=missingIncludeSystem)
+    if cppcheck "${cppcheck_args[@]}" -D__linux__ src/core src/plot src/cli src/ext 2>"$work/cppcheck.log" \
         && cppcheck "${cppcheck_args[@]}" -U__linux__ "$stub" 2>>"$work/cppcheck.log"; then
         row cppcheck "warning, style, performance, portability" "$nfiles files" pass
     else
@@ -111,7 +111,7 @@ step_static() {
     local inc
     inc=$("$first_python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
     # shellcheck disable=SC2086
-    if clang-tidy -quiet $files -- -std=c11 -D_GNU_SOURCE -Isrc/core -isystem "$inc" \
+    if clang-tidy -quiet $files -- -std=c11 -D_GNU_SOURCE -Isrc/core -Isrc/plot -isystem "$inc" \
         $(pkg-config --cflags cairo fontconfig 2>/dev/null) >"$work/clang-tidy.log" 2>&1 \
         && clang-tidy -quiet "$stub" -- -std=c11 -D_GNU_SOURCE -U__linux__ -Isrc/core \
         >>"$work/clang-tidy.log" 2>&1; then

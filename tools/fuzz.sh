@@ -19,7 +19,7 @@ opts=$(mk MP_CLI_SRC | tr ' ' '\n' | grep '/mprof_opts\.c$')
 libs=$(mk MP_LIBS)
 # shellcheck disable=SC2207
 flags=(-g -O1 $(mk MP_STD_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -Isrc/core -Isrc/cli $(mk MP_WARNINGS) -Werror)
+       -Isrc/core -Isrc/plot -Isrc/cli $(mk MP_WARNINGS) -Werror)
 cairo=$(pkg-config --cflags --libs cairo fontconfig 2>/dev/null || echo -DMP_NO_CAIRO)
 # Each target is linked with the whole core, as mprof and the extension are.
 declare -A srcs=(
