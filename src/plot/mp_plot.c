@@ -307,15 +307,16 @@ static int tree_total(const mp_profile_t *pr, mp_series_t *out)
         return 0;
     }
     size_t *at = calloc(pr->nchildren, sizeof(size_t));
-    out->t = malloc(n * sizeof(double));
-    out->mib = malloc(n * sizeof(double));
-    if (at == NULL || out->t == NULL || out->mib == NULL) {
+    double *times = malloc(n * sizeof(double));
+    double *sums = malloc(n * sizeof(double));
+    if (at == NULL || times == NULL || sums == NULL) {
         free(at);
-        free(out->t);
-        free(out->mib);
-        memset(out, 0, sizeof(*out));
-        return -1;
+        free(times);
+        free(sums);
+        return -1; /* out stays empty */
     }
+    out->t = times;
+    out->mib = sums;
     for (size_t i = 0; i < n; i++) {
         double t = pr->mem.t[i];
         double sum = pr->mem.mib[i];
@@ -743,36 +744,46 @@ static void start_label(double start, char *buf, size_t cap)
     snprintf(buf, cap, "%s.%03d", day, (int)floor((start - floor(start)) * 1000 + 0.5) % 1000);
 }
 
-/* Ranges, legend and layout: everything decided before anything is drawn. */
-static int plan(plot_t *p, char *err, size_t errlen)
+/* Where the data lies: tmax, the last time drawn (from each profile's
+ * start), and lo..hi, the memory range inside the window (anywhere without
+ * one) of the curves, the tree's total and the function calls. lo stays
+ * INFINITY when nothing is in range. */
+static void data_extent(plot_t *p, double *tmax, double *lo, double *hi)
 {
     const mp_plot_opts_t *o = p->o;
-    cairo_t *cr = p->cr;
-    double tmax = 0, lo = INFINITY, hi = -INFINITY;
     int funcs = o->functions && o->nprofiles == 1 && o->profiles[0].ncalls > 0;
-    if (o->nprofiles == 1 && tree_total(&o->profiles[0], &p->total) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     if (p->total.n > 0) {
-        series_extent(&p->total, profile_base(&o->profiles[0]), p, o->window, &tmax, &lo, &hi);
+        series_extent(&p->total, profile_base(&o->profiles[0]), p, o->window, tmax, lo, hi);
     }
     for (size_t k = 0; k < o->nprofiles; k++) {
         const mp_profile_t *pr = &o->profiles[k];
         double base = profile_base(pr);
-        series_extent(&pr->mem, base, p, o->window, &tmax, &lo, &hi);
+        series_extent(&pr->mem, base, p, o->window, tmax, lo, hi);
         for (size_t c = 0; c < pr->nchildren; c++) {
-            series_extent(&pr->children[c].s, base, p, o->window, &tmax, &lo, &hi);
+            series_extent(&pr->children[c].s, base, p, o->window, tmax, lo, hi);
         }
         for (size_t c = 0; funcs && c < pr->ncalls; c++) {
             const mp_call_t *call = &pr->calls[c];
-            tmax = fmax(tmax, call->t1 - base);
+            *tmax = fmax(*tmax, call->t1 - base);
             if (!o->window || (call->t0 - base <= o->t1 && call->t1 - base >= o->t0)) {
-                lo = fmin(lo, fmin(call->mem0, call->mem1));
-                hi = fmax(hi, fmax(call->mem0, call->mem1));
+                *lo = fmin(*lo, fmin(call->mem0, call->mem1));
+                *hi = fmax(*hi, fmax(call->mem0, call->mem1));
             }
         }
     }
+}
+
+/* The process tree's total, then the axes' ranges and tick steps.
+ * Returns 0, or -1 with err set (out of memory, nothing to plot). */
+static int plan_axes(plot_t *p, char *err, size_t errlen)
+{
+    const mp_plot_opts_t *o = p->o;
+    double tmax = 0, lo = INFINITY, hi = -INFINITY;
+    if (o->nprofiles == 1 && tree_total(&o->profiles[0], &p->total) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    data_extent(p, &tmax, &lo, &hi);
     if (!isfinite(lo)) {
         if (o->window) {
             snprintf(err, errlen, "no samples in the window %g,%g", o->t0, o->t1);
@@ -803,8 +814,14 @@ static int plan(plot_t *p, char *err, size_t errlen)
     if (!o->window) {
         p->xmax = ceil(p->xmax / p->xstep - 1e-9) * p->xstep; /* end on a tick */
     }
+    return 0;
+}
 
-    /* Legend entries. */
+/* Legend entries for the curves: each profile (its start, and its slope
+ * when asked), its children, and the process tree's total. */
+static void legend_curves(plot_t *p)
+{
+    const mp_plot_opts_t *o = p->o;
     for (size_t k = 0; k < o->nprofiles; k++) {
         const mp_profile_t *pr = &o->profiles[k];
         char label[128];
@@ -827,46 +844,62 @@ static int plan(plot_t *p, char *err, size_t errlen)
     if (p->total.n > 0) {
         legend_add(p, total_grey, SW_DASH, "total (main + children)");
     }
-    if (o->nprofiles == 1 && o->functions) {
-        const mp_profile_t *pr = &o->profiles[0];
-        p->labels = short_labels(pr);
-        /* Each name's total time and call count, in one pass over the calls. */
-        double *totals = calloc(pr->nnames ? pr->nnames : 1, sizeof(double));
-        size_t *counts = calloc(pr->nnames ? pr->nnames : 1, sizeof(size_t));
-        if (totals == NULL || counts == NULL) {
-            free(totals);
-            free(counts);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        for (size_t c = 0; c < pr->ncalls; c++) {
-            if (pr->calls[c].name < pr->nnames) {
-                totals[pr->calls[c].name] += pr->calls[c].t1 - pr->calls[c].t0;
-                counts[pr->calls[c].name]++;
-            }
-        }
-        for (size_t k = 0; k < pr->nnames; k++) {
-            double total = totals[k];
-            size_t n = counts[k];
-            const char *name = p->labels ? p->labels[k] : pr->names[k];
-            if (n == 1) {
-                legend_add(p, func_color(k), o->flame ? SW_BOX : SW_BRACKET, "%s %.3fs", name, total);
-            } else {
-                legend_add(p, func_color(k), o->flame ? SW_BOX : SW_BRACKET, "%s %.3fs (%zu calls)",
-                           name, total, n);
-            }
-        }
+}
+
+/* The single profile's functions: short labels, a legend entry per name
+ * (total time, number of calls) and, for the flame strip, its rows.
+ * Returns 0, or -1 out of memory (err set). */
+static int legend_functions(plot_t *p, char *err, size_t errlen)
+{
+    const mp_plot_opts_t *o = p->o;
+    const mp_profile_t *pr = &o->profiles[0];
+    p->labels = short_labels(pr);
+    /* Each name's total time and call count, in one pass over the calls. */
+    double *totals = calloc(pr->nnames ? pr->nnames : 1, sizeof(double));
+    size_t *counts = calloc(pr->nnames ? pr->nnames : 1, sizeof(size_t));
+    if (totals == NULL || counts == NULL) {
         free(totals);
         free(counts);
-        if (o->flame) {
-            for (size_t c = 0; c < pr->ncalls; c++) {
-                int lv = pr->calls[c].level < 0 ? 0 : pr->calls[c].level;
-                if (lv + 1 > p->levels) {
-                    p->levels = lv + 1 > 12 ? 12 : lv + 1;
-                }
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t c = 0; c < pr->ncalls; c++) {
+        if (pr->calls[c].name < pr->nnames) {
+            totals[pr->calls[c].name] += pr->calls[c].t1 - pr->calls[c].t0;
+            counts[pr->calls[c].name]++;
+        }
+    }
+    for (size_t k = 0; k < pr->nnames; k++) {
+        double total = totals[k];
+        size_t n = counts[k];
+        const char *name = p->labels ? p->labels[k] : pr->names[k];
+        if (n == 1) {
+            legend_add(p, func_color(k), o->flame ? SW_BOX : SW_BRACKET, "%s %.3fs", name, total);
+        } else {
+            legend_add(p, func_color(k), o->flame ? SW_BOX : SW_BRACKET, "%s %.3fs (%zu calls)",
+                       name, total, n);
+        }
+    }
+    free(totals);
+    free(counts);
+    if (o->flame) {
+        for (size_t c = 0; c < pr->ncalls; c++) {
+            int lv = pr->calls[c].level < 0 ? 0 : pr->calls[c].level;
+            if (lv + 1 > p->levels) {
+                p->levels = lv + 1 > 12 ? 12 : lv + 1;
             }
         }
     }
+    return 0;
+}
+
+/* The legend's width, then the layout: y tick labels decide the left
+ * margin, the legend the right, the title the top, the flame strip the
+ * bottom. */
+static void plan_layout(plot_t *p)
+{
+    const mp_plot_opts_t *o = p->o;
+    cairo_t *cr = p->cr;
     font(cr, FONT_SIZE - 1, 0);
     p->legend_w = 0;
     for (int i = 0; i < p->nlegend; i++) {
@@ -874,7 +907,6 @@ static int plan(plot_t *p, char *err, size_t errlen)
     }
     p->legend_w = fmin(fmax(p->legend_w, 160), LEGEND_MAX_W);
 
-    /* Layout: y tick labels decide the left margin, the legend the right. */
     font(cr, FONT_SIZE, 0);
     char buf[64];
     int yd = decimals_for(p->ystep);
@@ -890,6 +922,19 @@ static int plan(plot_t *p, char *err, size_t errlen)
     p->bottom = BASE_H - below - strip - (strip ? 6 : 0);
     p->flame_top = p->bottom + 6;
     p->flame_bottom = p->flame_top + strip;
+}
+
+/* Ranges, legend and layout: everything decided before anything is drawn. */
+static int plan(plot_t *p, char *err, size_t errlen)
+{
+    if (plan_axes(p, err, errlen) < 0) {
+        return -1;
+    }
+    legend_curves(p);
+    if (p->o->nprofiles == 1 && p->o->functions && legend_functions(p, err, errlen) < 0) {
+        return -1;
+    }
+    plan_layout(p);
     return 0;
 }
 
