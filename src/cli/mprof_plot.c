@@ -15,16 +15,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { P_TITLE = 1, P_NOFUNC, P_OUTPUT, P_WINDOW, P_FLAME, P_SLOPE, P_BACKEND, P_DPI, P_SCALE,
-       P_HELP, P_VERSION };
+enum { OPT_TITLE = 1, OPT_NOFUNC, OPT_OUTPUT, OPT_WINDOW, OPT_FLAME, OPT_SLOPE, OPT_BACKEND,
+       OPT_DPI, OPT_SCALE, OPT_HELP, OPT_VERSION };
 
 static const mprof_opt_t plot_opts[] = {
-    {"title", 't', 1, P_TITLE},     {"no-function-ts", 'n', 0, P_NOFUNC},
-    {"output", 'o', 1, P_OUTPUT},   {"window", 'w', 1, P_WINDOW},
-    {"flame", 'f', 0, P_FLAME},     {"slope", 's', 0, P_SLOPE},
-    {"backend", 0, 1, P_BACKEND},   {"dpi", 0, 1, P_DPI},
-    {"scale", 0, 1, P_SCALE},       {"help", 'h', 0, P_HELP},
-    {"version", 0, 0, P_VERSION},   {NULL, 0, 0, 0},
+    {"title", 't', 1, OPT_TITLE},     {"no-function-ts", 'n', 0, OPT_NOFUNC},
+    {"output", 'o', 1, OPT_OUTPUT},   {"window", 'w', 1, OPT_WINDOW},
+    {"flame", 'f', 0, OPT_FLAME},     {"slope", 's', 0, OPT_SLOPE},
+    {"backend", 0, 1, OPT_BACKEND},   {"dpi", 0, 1, OPT_DPI},
+    {"scale", 0, 1, OPT_SCALE},       {"help", 'h', 0, OPT_HELP},
+    {"version", 0, 0, OPT_VERSION},   {NULL, 0, 0, 0},
 };
 
 static void plot_usage(void)
@@ -115,25 +115,64 @@ static int has_extension(const char *path)
     return dot != NULL && dot > base;
 }
 
-int mprof_plot_main(int argc, char **argv)
-{
+/* What the command line asks for. output points at argv, named or defpath
+ * (NULL: next to the first data file); args holds the positional arguments
+ * (the array owned, the strings argv's). */
+typedef struct {
     mp_plot_opts_t o;
-    mprof_optparse_t p;
-    const char *output = NULL;
-    char **args = calloc((size_t)argc + 1, sizeof(char *));
-    char **files = NULL;
-    size_t nfiles = 0;
-    mp_profile_t *profs = NULL;
-    size_t nprofs = 0;
+    const char *output;
+    char **args;
+    int nargs;
+    double dpi;
+    char named[4096];
     char defpath[PATH_MAX];
-    int nargs = 0, id, rc = MPROF_OK;
-    double dpi = 90;
-    memset(&o, 0, sizeof(o));
-    o.functions = 1;
-    o.scale = 1;
-    if (args == NULL) {
-        return MPROF_EINPUT;
+} plot_cmd_t;
+
+/* One option's value into c. Returns MPROF_OK, or MPROF_EUSAGE (said). */
+static int take_option(int id, const char *value, plot_cmd_t *c)
+{
+    switch (id) {
+    case OPT_TITLE: c->o.title = value; break;
+    case OPT_NOFUNC: c->o.functions = 0; break;
+    case OPT_OUTPUT: c->output = value; break;
+    case OPT_FLAME: c->o.flame = 1; break;
+    case OPT_SLOPE: c->o.slope = 1; break;
+    case OPT_BACKEND: break; /* the reference's matplotlib backend: nothing to choose here */
+    case OPT_WINDOW:
+        c->o.window = 1;
+        if (parse_window(value, &c->o.t0, &c->o.t1) < 0) {
+            mprof_error("plot", "'%s' option must contain two numbers separated with a comma "
+                                "(T0,T1 with T0 < T1)", value);
+            return MPROF_EUSAGE;
+        }
+        break;
+    case OPT_DPI:
+    case OPT_SCALE: {
+        double v;
+        if (mprof_parse_seconds(value, &v) < 0 || v <= 0 || (id == OPT_DPI ? v > 1200 : v > 12)) {
+            mprof_error("plot", "argument --%s: invalid value '%s'", id == OPT_DPI ? "dpi" : "scale",
+                        value);
+            return MPROF_EUSAGE;
+        }
+        if (id == OPT_DPI) {
+            c->dpi = v;
+        } else {
+            c->o.scale = v;
+        }
+        break;
     }
+    default:
+        break;
+    }
+    return MPROF_OK;
+}
+
+/* The options and arguments into c, stopping at the first error. Returns
+ * -1 to go on, MPROF_OK after --help or --version, or MPROF_EUSAGE (said). */
+static int parse_args(int argc, char **argv, plot_cmd_t *c)
+{
+    mprof_optparse_t p;
+    int id, rc = MPROF_OK;
     mprof_opt_init(&p, argc, argv, 2, plot_opts, 0);
     while (rc == MPROF_OK && (id = mprof_opt_next(&p)) != MPROF_OPT_END) {
         switch (id) {
@@ -141,97 +180,121 @@ int mprof_plot_main(int argc, char **argv)
             mprof_error("plot", "%s", p.err);
             rc = MPROF_EUSAGE;
             break;
-        case MPROF_OPT_POSITIONAL: args[nargs++] = (char *)p.value; break;
-        case P_TITLE: o.title = p.value; break;
-        case P_NOFUNC: o.functions = 0; break;
-        case P_OUTPUT: output = p.value; break;
-        case P_FLAME: o.flame = 1; break;
-        case P_SLOPE: o.slope = 1; break;
-        case P_BACKEND: break; /* the reference's matplotlib backend: nothing to choose here */
-        case P_WINDOW:
-            if (parse_window(p.value, &o.t0, &o.t1) < 0) {
-                mprof_error("plot", "'%s' option must contain two numbers separated with a comma "
-                                    "(T0,T1 with T0 < T1)", p.value);
-                rc = MPROF_EUSAGE;
-            }
-            o.window = 1;
-            break;
-        case P_DPI:
-        case P_SCALE: {
-            double v;
-            if (mprof_parse_seconds(p.value, &v) < 0 || v <= 0 || (id == P_DPI ? v > 1200 : v > 12)) {
-                mprof_error("plot", "argument --%s: invalid value '%s'", id == P_DPI ? "dpi" : "scale",
-                            p.value);
-                rc = MPROF_EUSAGE;
-            } else if (id == P_DPI) {
-                dpi = v;
-            } else {
-                o.scale = v;
-            }
-            break;
-        }
-        case P_HELP:
+        case MPROF_OPT_POSITIONAL: c->args[c->nargs++] = (char *)p.value; break;
+        case OPT_HELP:
             plot_usage();
-            free(args);
+            return MPROF_OK;
+        case OPT_VERSION:
+            printf("%s\n", MP_VERSION);
             return MPROF_OK;
         default:
-            printf("%s\n", MP_VERSION);
-            free(args);
-            return MPROF_OK;
-        }
-    }
-    o.scale *= dpi / 90.0;
-    int fmt = MP_PLOT_PNG;
-    char named[4096];
-    if (rc == MPROF_OK && output != NULL && !has_extension(output)) {
-        /* As the reference's matplotlib did: no extension means PNG, added. */
-        if (snprintf(named, sizeof(named), "%s.png", output) >= (int)sizeof(named)) {
-            mprof_error("plot", "output path too long: %s", output);
-            rc = MPROF_EUSAGE;
-        }
-        output = named;
-    }
-    if (rc == MPROF_OK && output != NULL && (fmt = mp_plot_format_from_path(output)) < 0) {
-        mprof_error("plot", "unknown picture format for %s (use .png, .svg or .pdf)", output);
-        rc = MPROF_EUSAGE;
-    }
-    if (rc == MPROF_OK && !mp_plot_available()) {
-        mprof_error("plot", "this mprof was built without cairo (install libcairo2-dev and rebuild)");
-        rc = MPROF_EUSAGE;
-    }
-    if (rc == MPROF_OK) {
-        rc = mprof_resolve_profiles("plot", nargs, args, &files, &nfiles);
-    }
-    if (rc == MPROF_OK) {
-        profs = calloc(nfiles, sizeof(mp_profile_t));
-        rc = profs ? MPROF_OK : MPROF_EINPUT;
-    }
-    for (size_t i = 0; rc == MPROF_OK && i < nfiles; i++) {
-        if (mp_profile_read(files[i], &profs[i]) < 0) {
-            mprof_error("plot", "cannot read %s: %s", files[i], mp_profile_strerror(errno));
-            rc = MPROF_EINPUT;
+            rc = take_option(id, p.value, c);
             break;
         }
-        nprofs++;
-        if (profs[i].mem.n == 0) {
+    }
+    c->o.scale *= c->dpi / 90.0;
+    return rc == MPROF_OK ? -1 : rc;
+}
+
+/* The picture's format from the output's extension (none: .png added, as
+ * the reference's matplotlib did), and whether this mprof can draw at all.
+ * Returns MPROF_OK, or MPROF_EUSAGE (said). */
+static int choose_format(plot_cmd_t *c, int *fmt)
+{
+    if (c->output != NULL && !has_extension(c->output)) {
+        if (snprintf(c->named, sizeof(c->named), "%s.png", c->output) >= (int)sizeof(c->named)) {
+            mprof_error("plot", "output path too long: %s", c->output);
+            return MPROF_EUSAGE;
+        }
+        c->output = c->named;
+    }
+    if (c->output != NULL && (*fmt = mp_plot_format_from_path(c->output)) < 0) {
+        mprof_error("plot", "unknown picture format for %s (use .png, .svg or .pdf)", c->output);
+        return MPROF_EUSAGE;
+    }
+    if (!mp_plot_available()) {
+        mprof_error("plot", "this mprof was built without cairo (install libcairo2-dev and rebuild)");
+        return MPROF_EUSAGE;
+    }
+    return MPROF_OK;
+}
+
+/* Reads the nfiles data files into *profs, stopping at the first that
+ * cannot be read or holds no samples. *nprofs counts those read (to free,
+ * whatever the result). Returns MPROF_OK, or MPROF_EINPUT. */
+static int read_profiles(char **files, size_t nfiles, mp_profile_t **profs, size_t *nprofs)
+{
+    *profs = calloc(nfiles, sizeof(mp_profile_t));
+    if (*profs == NULL) {
+        return MPROF_EINPUT;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        if (mp_profile_read(files[i], &(*profs)[i]) < 0) {
+            mprof_error("plot", "cannot read %s: %s", files[i], mp_profile_strerror(errno));
+            return MPROF_EINPUT;
+        }
+        (*nprofs)++;
+        if ((*profs)[i].mem.n == 0) {
             mprof_error("plot", "no memory samples in %s (empty, or not an mprof data file)", files[i]);
-            rc = MPROF_EINPUT;
+            return MPROF_EINPUT;
         }
     }
+    return MPROF_OK;
+}
+
+/* Draws the profiles into c's output (default: <first file>.png) and
+ * prints its path. Returns write_picture's code. */
+static int draw_profiles(plot_cmd_t *c, int fmt, const char *first, mp_profile_t *profs,
+                         size_t nprofs)
+{
+    if (c->output == NULL) {
+        snprintf(c->defpath, sizeof(c->defpath), "%s.png", first);
+        c->output = c->defpath;
+    }
+    c->o.profiles = profs;
+    c->o.nprofiles = nprofs;
+    if (nprofs > 1) {
+        c->o.functions = 0; /* as the reference: calls only for a single file */
+    }
+    int rc = write_picture(&c->o, fmt, c->output);
     if (rc == MPROF_OK) {
-        if (output == NULL) {
-            snprintf(defpath, sizeof(defpath), "%s.png", files[0]);
-            output = defpath;
-        }
-        o.profiles = profs;
-        o.nprofiles = nprofs;
-        if (nprofs > 1) {
-            o.functions = 0; /* as the reference: calls only for a single file */
-        }
-        rc = write_picture(&o, fmt, output);
-        if (rc == MPROF_OK) {
-            printf("%s\n", output);
-        }
+        printf("%s\n", c->output);
+    }
+    return rc;
+}
+
+int mprof_plot_main(int argc, char **argv)
+{
+    plot_cmd_t c;
+    char **files = NULL;
+    size_t nfiles = 0;
+    mp_profile_t *profs = NULL;
+    size_t nprofs = 0;
+    int fmt = MP_PLOT_PNG;
+    memset(&c, 0, sizeof(c));
+    c.o.functions = 1;
+    c.o.scale = 1;
+    c.dpi = 90;
+    c.args = calloc((size_t)argc + 1, sizeof(char *));
+    if (c.args == NULL) {
+        return MPROF_EINPUT;
+    }
+    int rc = parse_args(argc, argv, &c);
+    if (rc == MPROF_OK) { /* --help or --version: nothing else to do */
+        free(c.args);
+        return MPROF_OK;
+    }
+    if (rc < 0) {
+        rc = choose_format(&c, &fmt);
+    }
+    if (rc == MPROF_OK) {
+        rc = mprof_resolve_profiles("plot", c.nargs, c.args, &files, &nfiles);
+    }
+    if (rc == MPROF_OK) {
+        rc = read_profiles(files, nfiles, &profs, &nprofs);
+    }
+    if (rc == MPROF_OK) {
+        rc = draw_profiles(&c, fmt, files[0], profs, nprofs);
     }
     for (size_t i = 0; i < nprofs; i++) {
         mp_profile_free(&profs[i]);
@@ -239,6 +302,6 @@ int mprof_plot_main(int argc, char **argv)
     mp_plot_release();
     free(profs);
     mprof_free_names(files, nfiles);
-    free(args);
+    free(c.args);
     return rc;
 }
