@@ -414,6 +414,40 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
+/* A children file longer than one read: 3000 pids, 7 bytes each (21 KB),
+ * so numbers straddle every 4 KiB piece; each is listed once, in order, and
+ * the cap still holds. */
+START_TEST(descendants_read_a_long_children_file)
+{
+    char root[] = "/tmp/mp_kids_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    enum { KIDS = 3000 };
+    static char list[KIDS * 7 + 1];
+    size_t len = 0;
+    for (int i = 0; i < KIDS; i++) {
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%d ", 100000 + i);
+    }
+    put_process(root, 100, 1, list);
+    static pid_t kids[KIDS + 8];
+    size_t n = 0;
+    ck_assert_int_eq(mp_proc_descendants(root, 100, kids, KIDS + 8, &n), 0);
+    ck_assert_uint_eq(n, KIDS);
+    for (int i = 0; i < KIDS; i++) {
+        ck_assert_int_eq(kids[i], 100000 + i);
+    }
+    ck_assert_int_eq(mp_proc_descendants(root, 100, kids, 1000, &n), 0);
+    ck_assert_uint_eq(n, 1000);
+    ck_assert_int_eq(kids[999], 100999);
+    /* No trailing blank, and a number too big for a pid: skipped. */
+    put_process(root, 100, 1, "7 99999999999999 8");
+    ck_assert_int_eq(mp_proc_descendants(root, 100, kids, 8, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(kids[0], 7);
+    ck_assert_int_eq(kids[1], 8);
+    ck_assert_int_eq(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+END_TEST
+
 START_TEST(tree_keeps_readers_and_relists_on_time)
 {
     char root[] = "/tmp/mp_tree_XXXXXX", dir[600];
@@ -449,8 +483,7 @@ START_TEST(tree_keeps_readers_and_relists_on_time)
     mp_tree_free(t);
     /* No fixed cap: a large tree (root 100, 'fan' children 1000.. each with
      * 'fan' children 10000..) is listed whole, past the first table's size
-     * and the old caps (1024, 4096), one descriptor per descendant. Each
-     * children file stays short (mp_proc_descendants reads 4 KiB of one). */
+     * and the old caps (1024, 4096), one descriptor per descendant. */
     struct rlimit rl;
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     rl.rlim_cur = rl.rlim_max;
@@ -915,6 +948,7 @@ static Suite *core_suite(void)
     tc = tcase_create("tree");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, tree_follows_the_fixture_descendants);
+    tcase_add_test(tc, descendants_read_a_long_children_file);
     tcase_add_test(tc, tree_keeps_readers_and_relists_on_time);
     tcase_add_test(tc, tree_sees_live_children_come_and_go);
     suite_add_tcase(s, tc);
