@@ -32,7 +32,7 @@ struct mp_tree {
     size_t nkids;
     kid_t *fresh;          /* relist's scratch: the next kids */
     size_t kids_cap;       /* of kids and of fresh */
-    pid_t *pids;           /* relist's scratch: the listing */
+    pid_t *pids;           /* relist's scratch: the listing (in order's block) */
     listed_t *order;       /* relist's scratch: the listing sorted by pid */
     size_t pids_cap;       /* of pids and of order */
 };
@@ -66,36 +66,34 @@ void mp_tree_free(mp_tree_t *t)
     for (size_t i = 0; i < t->nkids; i++) {
         mp_pidmeter_close(&t->kids[i].m);
     }
-    free(t->order);
-    free(t->pids);
+    free(t->order); /* and pids, the same block */
     free(t->fresh);
     free(t->kids);
     free(t->procfs);
     free(t);
 }
 
-/* Room for cap pids in the listing tables. pids_cap grows only once both
- * have, so it stays true for both. 0, or -1 (ENOMEM). */
+/* Room for cap pids in the listing tables, one block: order[cap] then
+ * pids[cap] (listed_t's alignment first). Both are scratch, remade after a
+ * growth, so nothing is copied. 0, or -1 (ENOMEM; the old tables stay). */
 static int grow_listing(mp_tree_t *t, size_t cap)
 {
     if (cap <= t->pids_cap) {
         return 0;
     }
-    pid_t *np = realloc(t->pids, cap * sizeof(*np));
-    if (np == NULL) {
+    listed_t *block = malloc(cap * (sizeof(listed_t) + sizeof(pid_t)));
+    if (block == NULL) {
         return -1;
     }
-    t->pids = np;
-    listed_t *no = realloc(t->order, cap * sizeof(*no));
-    if (no == NULL) {
-        return -1;
-    }
-    t->order = no;
+    free(t->order);
+    t->order = block;
+    t->pids = (pid_t *)(void *)(block + cap);
     t->pids_cap = cap;
     return 0;
 }
 
-/* Room for cap descendants in kids and fresh; as above. */
+/* Room for cap descendants in kids (kept) and fresh (scratch). kids_cap
+ * grows only once both have, so it stays true for both. */
 static int grow_kids(mp_tree_t *t, size_t cap)
 {
     if (cap <= t->kids_cap) {

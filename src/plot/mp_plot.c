@@ -532,41 +532,49 @@ static long tick_index(double k)
     return k < 1e15 ? (long)k : (long)1e15;
 }
 
+/* One light grid line; leaves the text colour set for its label. */
+static void grid_line(cairo_t *cr, double x0, double y0, double x1, double y1)
+{
+    cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+    cairo_move_to(cr, x0, y0);
+    cairo_line_to(cr, x1, y1);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+}
+
+/* The grid lines and labelled ticks of one axis (time across, memory up),
+ * at every multiple of its step inside its range. Integer tick counters: no
+ * rounding drift, and a bounded loop. */
+static void draw_ticks(plot_t *p, int memory_axis)
+{
+    cairo_t *cr = p->cr;
+    double step = memory_axis ? p->ystep : p->xstep;
+    double lo = memory_axis ? p->ymin : p->xmin, hi = memory_axis ? p->ymax : p->xmax;
+    int d = decimals_for(step);
+    long k0 = tick_index(ceil(lo / step - 1e-9)), k1 = tick_index(floor(hi / step + 1e-9));
+    char buf[64];
+    for (long k = k0; k <= k1 && k - k0 < 1000; k++) {
+        double v = (double)k * step;
+        snprintf(buf, sizeof(buf), "%.*f", d, fabs(v) < step * 1e-9 ? 0.0 : v);
+        if (memory_axis) {
+            double y = round(Y(p, v)) + 0.5;
+            grid_line(cr, p->left, y, p->right, y);
+            text_at(cr, buf, p->left - 6, y, 1, 0.5);
+        } else {
+            double x = round(X(p, v)) + 0.5;
+            grid_line(cr, x, p->top, x, p->bottom);
+            text_at(cr, buf, x, (p->levels ? p->flame_bottom : p->bottom) + 6, 0.5, 0);
+        }
+    }
+}
+
 static void draw_axes(plot_t *p)
 {
     cairo_t *cr = p->cr;
-    char buf[64];
     font(cr, FONT_SIZE, 0);
-    /* grid and ticks */
     cairo_set_line_width(cr, 1);
-    int xd = decimals_for(p->xstep), yd = decimals_for(p->ystep);
-    /* Integer tick counters: no rounding drift, and a bounded loop. */
-    double fx0 = ceil(p->xmin / p->xstep - 1e-9), fx1 = floor(p->xmax / p->xstep + 1e-9);
-    long x0 = tick_index(fx0), x1 = tick_index(fx1);
-    for (long k = x0; k <= x1 && k - x0 < 1000; k++) {
-        double v = (double)k * p->xstep;
-        double x = round(X(p, v)) + 0.5;
-        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-        cairo_move_to(cr, x, p->top);
-        cairo_line_to(cr, x, p->bottom);
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        snprintf(buf, sizeof(buf), "%.*f", xd, fabs(v) < p->xstep * 1e-9 ? 0.0 : v);
-        text_at(cr, buf, x, (p->levels ? p->flame_bottom : p->bottom) + 6, 0.5, 0);
-    }
-    double fy0 = ceil(p->ymin / p->ystep - 1e-9), fy1 = floor(p->ymax / p->ystep + 1e-9);
-    long y0 = tick_index(fy0), y1 = tick_index(fy1);
-    for (long k = y0; k <= y1 && k - y0 < 1000; k++) {
-        double v = (double)k * p->ystep;
-        double y = round(Y(p, v)) + 0.5;
-        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-        cairo_move_to(cr, p->left, y);
-        cairo_line_to(cr, p->right, y);
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        snprintf(buf, sizeof(buf), "%.*f", yd, fabs(v) < p->ystep * 1e-9 ? 0.0 : v);
-        text_at(cr, buf, p->left - 6, y, 1, 0.5);
-    }
+    draw_ticks(p, 0);
+    draw_ticks(p, 1);
     /* frame */
     cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
     cairo_rectangle(cr, p->left + 0.5, p->top + 0.5, p->right - p->left - 1, p->bottom - p->top - 1);
