@@ -55,16 +55,24 @@ int mp_diff_parse_size(const char *s, double *bytes)
         const char *unit;
         double scale;
     } units[] = {
-        {"", 1},          {"b", 1},           {"kb", 1024.0},     {"kib", 1024.0},
-        {"k", 1024.0},    {"mb", MP_MIB},        {"mib", MP_MIB},       {"m", MP_MIB},
-        {"gb", MP_MIB * 1024}, {"gib", MP_MIB * 1024}, {"g", MP_MIB * 1024},
+        {"", 1},
+        {"b", 1},
+        {"kb", 1024.0},
+        {"kib", 1024.0},
+        {"k", 1024.0},
+        {"mb", MP_MIB},
+        {"mib", MP_MIB},
+        {"m", MP_MIB},
+        {"gb", MP_MIB * 1024},
+        {"gib", MP_MIB * 1024},
+        {"g", MP_MIB * 1024},
     };
-    char u[8];
-    size_t n = strlen(end);
+    char u[8] = {0};
+    size_t n = strnlen(end, sizeof(u));
     if (n >= sizeof(u)) {
         return -1;
     }
-    for (size_t k = 0; k <= n; k++) {
+    for (size_t k = 0; k < n; k++) {
         u[k] = (char)tolower((unsigned char)end[k]);
     }
     for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
