@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* First size of the listing tables; they double while a listing fills them. */
 #define FIRST_CAP 64
@@ -12,6 +13,7 @@
 typedef struct {
     mp_pidmeter_t m;
     int64_t bytes;   /* the last reading */
+    int byname;      /* no kept descriptor (past the budget): opened per read */
 } kid_t;
 
 /* A listed pid and its place in the listing, for sorting by pid. */
@@ -35,7 +37,22 @@ struct mp_tree {
     pid_t *pids;           /* relist's scratch: the listing (in order's block) */
     listed_t *order;       /* relist's scratch: the listing sorted by pid */
     size_t pids_cap;       /* of pids and of order */
+    size_t fd_budget;      /* the most descriptors kept (half RLIMIT_NOFILE) */
 };
+
+/* Descendants past this many are read by path, a descriptor opened and
+ * closed per read: kept ones would take every descriptor the owner has (the
+ * listing's among them) in a tree wider than its RLIMIT_NOFILE. Half the
+ * soft limit is left to the owner. */
+static size_t fd_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur / 2 >= MP_TREE_MAX) {
+        return MP_TREE_MAX;
+    }
+    return (size_t)(rl.rlim_cur / 2);
+}
 
 mp_tree_t *mp_tree_new(const char *procfs, pid_t root, mp_backend_t b, int64_t relist_ns)
 {
@@ -55,6 +72,7 @@ mp_tree_t *mp_tree_new(const char *procfs, pid_t root, mp_backend_t b, int64_t r
     t->root = root;
     t->backend = b;
     t->relist_ns = relist_ns;
+    t->fd_budget = fd_budget();
     return t;
 }
 
@@ -126,7 +144,8 @@ static int list_descendants(mp_tree_t *t, size_t *n)
         }
         if (mp_proc_descendants(t->procfs, t->root, t->pids, cap, n) < 0) {
             *n = 0;
-            return 0;
+            /* Out of descriptors is no sign that the root is gone. */
+            return (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ? -1 : 0;
         }
         if (*n < cap || cap >= MP_TREE_MAX) {
             return 0;
@@ -187,19 +206,34 @@ static int relist(mp_tree_t *t)
     }
     drop_repeats(t, n);
     qsort(t->kids, t->nkids, sizeof(kid_t), cmp_kid);
-    size_t nfresh = 0;
+    size_t nfresh = 0, kept = 0;
     for (size_t i = 0; i < n; i++) {
         pid_t pid = t->pids[i];
         if (pid <= 0) {
             continue;
         }
         kid_t *k = bsearch(&pid, t->kids, t->nkids, sizeof(kid_t), cmp_pid_kid);
-        if (k != NULL) {
+        if (k != NULL && !k->byname) {
             t->fresh[nfresh++] = *k;
             k->m.fd = -1; /* moved: not closed below */
-        } else if (mp_pidmeter_open_at(&t->fresh[nfresh].m, t->procfs, pid, t->backend) == 0) {
-            t->fresh[nfresh++].bytes = 0;
+            kept++;
+            continue;
         }
+        kid_t *f = &t->fresh[nfresh];
+        if (kept < t->fd_budget &&
+            mp_pidmeter_open_at(&f->m, t->procfs, pid, t->backend) == 0) {
+            f->byname = 0;
+            kept++;
+        } else if (kept >= t->fd_budget || errno == EMFILE || errno == ENFILE) {
+            f->m.fd = -1; /* followed all the same, read by path */
+            f->m.pid = pid;
+            f->m.backend = t->backend;
+            f->byname = 1;
+        } else {
+            continue; /* ended, or unreadable */
+        }
+        f->bytes = k != NULL ? k->bytes : 0;
+        nfresh++;
     }
     for (size_t i = 0; i < t->nkids; i++) {
         mp_pidmeter_close(&t->kids[i].m);
@@ -220,8 +254,21 @@ size_t mp_tree_sample(mp_tree_t *t, int64_t now_ns, int64_t *total)
     int64_t sum = 0;
     size_t live = 0;
     for (size_t i = 0; i < t->nkids; i++) {
-        if (mp_pidmeter_read(&t->kids[i].m, &t->kids[i].bytes) < 0) {
-            mp_pidmeter_close(&t->kids[i].m); /* it ended */
+        kid_t *k = &t->kids[i];
+        if (k->byname) {
+            mp_pidmeter_t m;
+            int rc = mp_pidmeter_open_at(&m, t->procfs, k->m.pid, t->backend);
+            if (rc == 0) {
+                rc = mp_pidmeter_read(&m, &k->bytes);
+                mp_pidmeter_close(&m);
+            } else if (errno == EMFILE || errno == ENFILE) {
+                rc = 0; /* no descriptor this time: its last reading stands */
+            }
+            if (rc < 0) {
+                continue; /* it ended */
+            }
+        } else if (mp_pidmeter_read(&k->m, &k->bytes) < 0) {
+            mp_pidmeter_close(&k->m); /* it ended */
             continue;
         }
         sum += t->kids[i].bytes;

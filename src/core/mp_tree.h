@@ -6,6 +6,9 @@
  * Each descendant is read through its own kept descriptor (mp_pidmeter_t):
  * once it ends (a zombie counts as ended) its reader fails and it is dropped,
  * so a pid reused at once by an unrelated process is never read in its place.
+ * Past half the RLIMIT_NOFILE soft limit (or when a descriptor cannot be had),
+ * descendants are read by path instead, a descriptor per read: for those a
+ * reused pid can be read until the next listing drops it.
  * Listing the tree walks <procfs>/PID/task/TID/children of every process in
  * it, which costs far more than reading the kept descriptors, so the list is
  * refreshed at most every relist_ns; in between, the descendants already

@@ -384,6 +384,34 @@ def test_multiprocess_records_each_child(tmp_path):
     assert re.search(r"^  Child \d+\t\t\t\d+\.\d{3} MiB$", r.stdout, re.M)
 
 
+WIDE = ("import os, sys, time\n"
+        "pids = []\n"
+        "for i in range(100):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        b = bytearray(16 << 20)\n"
+        "        for j in range(0, len(b), 4096): b[j] = 1\n"
+        "        time.sleep(2.5); os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "for pid in pids: os.waitpid(pid, 0)\n")
+
+
+def test_include_children_with_more_children_than_descriptors(tmp_path):
+    # 100 children of 16 MiB each under a limit of 64 descriptors: each child
+    # is counted at every sample (was: about 40 of them, and every other
+    # sample the main process alone, the listing starved of descriptors).
+    import resource
+
+    def low():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    r = mprof("run", "-T", "0.1", "-C", "-o", "w.dat", *py(WIDE), cwd=tmp_path, preexec_fn=low)
+    assert r.returncode == 0, r.stderr
+    m = [v for v, _ in mem(records(tmp_path / "w.dat"))]
+    full = [i for i, v in enumerate(m) if v >= 1600]
+    assert full, m
+    assert all(v >= 1600 for v in m[full[0]:full[0] + 6]), m
+
+
 SCRIPT = '''
 import multiprocessing as mp
 import sys
