@@ -516,6 +516,42 @@ START_TEST(tree_keeps_readers_and_relists_on_time)
 }
 END_TEST
 
+/* More descendants than descriptors: past half the soft RLIMIT_NOFILE they
+ * are read by path, so every one is counted, at every sample (was: those
+ * past the limit left out, and the next listing, out of descriptors, taken
+ * for a root with no children). */
+START_TEST(tree_wider_than_the_descriptor_limit)
+{
+    char root[] = "/tmp/mp_tree_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    long ps = sysconf(_SC_PAGESIZE);
+    enum { KIDS = 60 };
+    char list[KIDS * 6 + 1];
+    size_t len = 0;
+    for (int i = 0; i < KIDS; i++) {
+        put_process(root, 2000 + i, 1 + i, "");
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%d ", 2000 + i);
+    }
+    put_process(root, 100, 1, list);
+    struct rlimit saved, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    low = saved;
+    low.rlim_cur = 32; /* 16 kept at most; the rest of the 32 for the listing */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    mp_tree_t *t = mp_tree_new(root, 100, MP_BACKEND_RSS, 0);
+    int64_t total = 0;
+    for (int round = 0; round < 3; round++) {
+        ck_assert_uint_eq(mp_tree_sample(t, round, &total), KIDS);
+        ck_assert_int_eq(total, (int64_t)(KIDS * (KIDS + 1) / 2) * ps);
+        ck_assert_int_eq(mp_tree_pid(t, KIDS - 1), 2000 + KIDS - 1);
+        ck_assert_int_eq(mp_tree_bytes(t, KIDS - 1), (int64_t)KIDS * ps);
+    }
+    mp_tree_free(t);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ck_assert_int_eq(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+END_TEST
+
 /* Wait until fd reaches end of file (every writer closed it). */
 static void wait_for_eof(int fd)
 {
@@ -950,6 +986,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, tree_follows_the_fixture_descendants);
     tcase_add_test(tc, descendants_read_a_long_children_file);
     tcase_add_test(tc, tree_keeps_readers_and_relists_on_time);
+    tcase_add_test(tc, tree_wider_than_the_descriptor_limit);
     tcase_add_test(tc, tree_sees_live_children_come_and_go);
     suite_add_tcase(s, tc);
     tc = tcase_create("datafile");
