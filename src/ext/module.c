@@ -360,14 +360,22 @@ fail:
 static PyObject *mod_datafile_func(PyObject *m, PyObject *args)
 {
     (void)m;
-    const char *name;
+    PyObject *name;
     double mem0, t0, mem1, t1;
     int level;
-    if (!PyArg_ParseTuple(args, "sddddi:datafile_func", &name, &mem0, &t0, &mem1, &t1, &level)) {
+    if (!PyArg_ParseTuple(args, "Uddddi:datafile_func", &name, &mem0, &t0, &mem1, &t1, &level)) {
+        return NULL;
+    }
+    /* Any name is written: a lone surrogate (from an undecodable file name)
+     * escaped, a NUL ends it. UTF-8 encoding, or "s", would fail on either,
+     * and with it every FUNC record of the run. */
+    PyObject *enc = PyUnicode_AsEncodedString(name, "utf-8", "backslashreplace");
+    if (enc == NULL) {
         return NULL;
     }
     mp_buf_t b = {0};
-    mp_datafile_add_func(&b, name, mem0, t0, mem1, t1, level);
+    mp_datafile_add_func(&b, PyBytes_AS_STRING(enc), mem0, t0, mem1, t1, level);
+    Py_DECREF(enc);
     return buf_to_str(&b);
 }
 

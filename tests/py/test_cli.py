@@ -135,6 +135,25 @@ def test_timestamp_blocks(tmp_path):
     assert names == [".first", ".second"]
 
 
+def test_timestamp_names_that_utf8_cannot_encode_lose_no_record(tmp_path):
+    # A lone surrogate (a name made from an undecodable file name) or a NUL in
+    # one name cost every FUNC record of the run ("could not write the
+    # report"); the reference wrote those before it. Now each is written, the
+    # surrogate escaped.
+    s = tmp_path / "names.py"
+    s.write_text("for n in ['first', '\\udcff', 'a\\x00b', 'last']:\n"
+                 "    with profile.timestamp(n):\n        pass\n")
+    out = tmp_path / "f.dat"
+    r = run_cli("--timestamp", "-o", str(out), str(s), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "could not write" not in r.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4, lines
+    names = [l.split()[1] for l in lines]
+    assert names[0] == ".first" and names[1] == ".\\udcff" and names[3] == ".last", names
+    assert all(len(l.split()) == 7 for l in lines), lines
+
+
 def test_pdb_mmem_enters_debugger():
     r = run_cli("--pdb-mmem", "50", "example.py", stdin="c\n")
     assert r.returncode == 0, r.stderr
