@@ -563,7 +563,15 @@ static int open_output(const char *cmd, const run_opts_t *o, int cmdc, char **cm
 static int attach_meter(const char *cmd, const run_opts_t *o, session_t *s)
 {
     if (mp_pidmeter_open(&s->meter, s->pid, o->backend) == 0) {
-        return MPROF_OK;
+        int64_t bytes = 0;
+        if (mp_pidmeter_read(&s->meter, &bytes) == 0) {
+            return MPROF_OK;
+        }
+        /* A zombie (ended, not yet reaped) or a process ending right now:
+         * nothing to sample, said before a data file is made. */
+        mp_pidmeter_close(&s->meter);
+        mprof_error(cmd, "process %d has ended (nothing left to sample)", (int)s->pid);
+        return MPROF_ENOPROC;
     }
     if (errno == EACCES || errno == EPERM) {
         mprof_error(cmd, "cannot read the memory of process %d: %s", (int)s->pid, strerror(errno));

@@ -354,6 +354,23 @@ def test_attach_errors(tmp_path):
     r = mprof("attach", str(gone.pid), cwd=tmp_path)
     assert r.returncode == 3
     assert data_files(tmp_path) == []
+    # A zombie (ended, not yet reaped: its pid still answers) is just as gone,
+    # for every backend; before, an empty data file and exit 0, silently.
+    zombie = subprocess.Popen(["true"])
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not open("/proc/%d/stat" % zombie.pid).read().rsplit(")", 1)[1].startswith(" Z"):
+            time.sleep(0.01)
+        for backend in ("psutil", "posix", "psutil_uss"):
+            r = mprof("attach", "--backend", backend, str(zombie.pid), cwd=tmp_path)
+            assert r.returncode == 3, (backend, r.stderr)
+            # smaps_rollup of a zombie does not open at all: "no process".
+            assert re.fullmatch(r"mprof attach: error: (process %d has ended \(nothing left to "
+                                r"sample\)|no process with pid %d)\n" % (zombie.pid, zombie.pid),
+                                r.stderr), (backend, r.stderr)
+    finally:
+        zombie.wait()
+    assert data_files(tmp_path) == []
 
 
 # ------------------------------------------------------------------ children
