@@ -62,9 +62,10 @@ def grab(n):
     return len(s) + len(t)
 
 
-def test_a_spark_style_subclass_gets_every_line():
+@pytest.mark.parametrize("backend", ["psutil", "tracemalloc"])
+def test_a_spark_style_subclass_gets_every_line(backend):
     lines, start = inspect.getsourcelines(grab)
-    prof = UdfProfiler()
+    prof = UdfProfiler(backend=backend)
     f = prof(grab, lines, start)
     for _ in range(3):
         assert f(40) == 40 * MIB + 100
@@ -75,12 +76,19 @@ def test_a_spark_style_subclass_gets_every_line():
     by_line = dict(rows)
     alloc = by_line[start + 1]
     assert alloc is not None and alloc[2] == 3          # ran three times
-    # 40 MiB (above glibc's largest mmap threshold, so never served from heap
-    # memory already resident) made on each call: +40 MiB on its line each
-    # time, freed at the return.
-    assert (0 if FREE_THREADED else 38) <= alloc[0] <= 3 * 42  # (RSS_FALLS_LATER + IN_PROCESS)
     assert by_line[start + 3][2] == 3
     assert isinstance(prof.code_map, UdfCodeMap)
+    if backend == "tracemalloc":
+        # The Python heap, exact on every build: 40 MiB made on each call.
+        assert 3 * 40 <= alloc[0] <= 3 * 40 + 0.01
+    elif not FREE_THREADED:
+        # RSS: 40 MiB (above glibc's largest mmap threshold, so never served
+        # from heap memory already resident) on its line each time, freed at
+        # the return. On a free-threaded build the same line can show RSS
+        # falling by hundreds of MiB: mimalloc gives back pages earlier tests
+        # freed whenever it allocates (RSS_FALLS_LATER + IN_PROCESS), so only
+        # the heap figure above is asserted there.
+        assert 38 <= alloc[0] <= 3 * 42
 
 
 def test_a_subclass_that_never_calls_init():
