@@ -137,7 +137,7 @@ step_sanitizers() {
             ../../build/tests/test_core) >"$work/san-c.log" 2>&1; then
         row "ASan+UBSan" "C unit tests (leaks checked too)" "$(count_c_tests) tests" pass
     else
-        tail -30 "$work/san-c.log" "$work/san-build.log"
+        tail -n 30 "$work/san-c.log" "$work/san-build.log" # -n: GNU tail refuses -30 with two files
         row "ASan+UBSan" "C unit tests (leaks checked too)" "$(count_c_tests) tests" FAIL
     fi
     # One interpreter per tracing design: the oldest (settrace, 3.8's field

@@ -205,14 +205,16 @@ static int relist(mp_tree_t *t)
         return -1;
     }
     drop_repeats(t, n);
-    qsort(t->kids, t->nkids, sizeof(kid_t), cmp_kid);
+    if (t->nkids > 1) { /* kids is NULL before the first growth: no qsort(NULL) */
+        qsort(t->kids, t->nkids, sizeof(kid_t), cmp_kid);
+    }
     size_t nfresh = 0, kept = 0;
     for (size_t i = 0; i < n; i++) {
         pid_t pid = t->pids[i];
         if (pid <= 0) {
             continue;
         }
-        kid_t *k = bsearch(&pid, t->kids, t->nkids, sizeof(kid_t), cmp_pid_kid);
+        kid_t *k = t->nkids == 0 ? NULL : bsearch(&pid, t->kids, t->nkids, sizeof(kid_t), cmp_pid_kid);
         if (k != NULL && !k->byname) {
             t->fresh[nfresh++] = *k;
             k->m.fd = -1; /* moved: not closed below */
