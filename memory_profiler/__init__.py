@@ -300,8 +300,9 @@ class LineProfiler(_core.LineProfiler):
         which the debugger is entered (memory_profiler's --pdb-mmem).
         exact: read memory on every line event instead of only when it can
         have changed. columns: extra report columns, names from COLUMNS
-        ('peak', 'heap', 'native', 'explain') or one comma-separated string. Other keywords are accepted and
-        ignored, as the reference does (it reads its **kw with get)."""
+        ('peak', 'heap', 'native', 'explain') or one comma-separated string.
+        Other keywords are accepted and ignored, as the reference does (it
+        reads its **kw with get)."""
         backend = choose_backend(backend)
         super().__init__(backend=backend, include_children=bool(include_children),
                          max_mem=max_mem, exact=bool(exact), columns=_columns(columns))

@@ -22,10 +22,9 @@ import re
 
 import pytest
 
-from . import LineProfiler, _core, show_results
+from . import _MIB, LineProfiler, _core, show_results
 
 _BUDGETS = ("peak_rss", "heap_net", "heap_peak", "native_net")
-_MIB = _core.MIB  # bytes in a MiB: src/core/mp_units.h
 
 
 def pytest_addoption(parser):

@@ -272,9 +272,7 @@ static PyObject *mod_diff_reports(PyObject *m, PyObject *args, PyObject *kw)
         mp_buf_free(&out);
         return PyErr_Format(PyExc_ValueError, "%s", err);
     }
-    PyObject *text = PyUnicode_DecodeUTF8(out.data ? out.data : "", (Py_ssize_t)out.len,
-                                          "surrogateescape");
-    mp_buf_free(&out);
+    PyObject *text = mp_report_str(&out);
     if (text == NULL) {
         return NULL;
     }
@@ -291,19 +289,6 @@ static PyObject *mod_parse_size(PyObject *m, PyObject *arg)
         return PyErr_Format(PyExc_ValueError, "not a size: %R (e.g. 24MB, 512 KiB, 4096)", arg);
     }
     return PyFloat_FromDouble(bytes);
-}
-
-/* A str from a text buffer (surrogateescape keeps odd bytes), freeing it. */
-static PyObject *buf_to_str(mp_buf_t *b)
-{
-    if (b->failed) {
-        mp_buf_free(b);
-        return PyErr_NoMemory();
-    }
-    PyObject *text = PyUnicode_DecodeUTF8(b->data ? b->data : "", (Py_ssize_t)b->len,
-                                          "surrogateescape");
-    mp_buf_free(b);
-    return text;
 }
 
 PyDoc_STRVAR(datafile_mem_doc,
@@ -350,7 +335,7 @@ static PyObject *mod_datafile_mem(PyObject *m, PyObject *args, PyObject *kw)
         Py_XDECREF(kseq);
     }
     Py_DECREF(seq);
-    return buf_to_str(&b);
+    return mp_report_str(&b);
 fail:
     Py_DECREF(seq);
     mp_buf_free(&b);
@@ -376,7 +361,7 @@ static PyObject *mod_datafile_func(PyObject *m, PyObject *args)
     mp_buf_t b = {0};
     mp_datafile_add_func(&b, PyBytes_AS_STRING(enc), mem0, t0, mem1, t1, level);
     Py_DECREF(enc);
-    return buf_to_str(&b);
+    return mp_report_str(&b);
 }
 
 /* Entries from Python take the engine lock (engine.h). */

@@ -329,13 +329,19 @@ PyObject *mp_report_json(mp_profiler_t *p)
         }
     }
     mp_buf_puts(&b, "\n]}\n");
-    if (b.failed) {
-        mp_buf_free(&b);
+    return mp_report_str(&b);
+}
+
+PyObject *mp_report_str(mp_buf_t *b)
+{
+    if (b->failed) {
+        mp_buf_free(b);
         return PyErr_NoMemory();
     }
-    PyObject *result = PyUnicode_DecodeUTF8(b.data, (Py_ssize_t)b.len, "surrogateescape");
-    mp_buf_free(&b);
-    return result;
+    PyObject *text = PyUnicode_DecodeUTF8(b->data ? b->data : "", (Py_ssize_t)b->len,
+                                          "surrogateescape");
+    mp_buf_free(b);
+    return text;
 }
 
 /* ------------------------------------------- results as Python objects */

@@ -7,10 +7,16 @@
 #define MP_EXT_REPORT_H
 
 #include "profiler.h"
+#include "../core/mp_buf.h"
 
 /* _core.show_results(prof, stream=None, precision=1) */
 PyObject *mp_show_results(PyObject *module, PyObject *args, PyObject *kw);
 extern const char mp_show_results_doc[];
+
+/* The text in b as a new str (undecodable bytes kept by surrogateescape),
+ * or NULL with MemoryError when b's allocation failed. Frees b either way.
+ * Every text the extension builds in C is handed to Python through here. */
+PyObject *mp_report_str(mp_buf_t *b);
 
 /* The whole result as a JSON document (a new str), or NULL with an
  * exception set. */
